@@ -1,0 +1,1 @@
+//! The package system: manifests, archives, and the install, upgrade and uninstall operations.
