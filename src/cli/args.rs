@@ -1,0 +1,186 @@
+//! The command line's grammar, as clap derive structures.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "A content host runtime: an asset tree, users and permissions, a web front end and packages",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The instance directory (DIR/tessera.db and DIR/packages/)
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_DATA",
+        default_value = "./tessera-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// The acting user; the password comes from TESSERA_PASSWORD or a prompt
+    #[arg(long = "as", global = true, env = "TESSERA_USER", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Print machine-readable output (one JSON document on stdout)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new instance with the root user "root" (password from TESSERA_PASSWORD)
+    Init,
+    /// Check the instance's consistency; exits 1 on any fault
+    Check,
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage assets
+    #[command(subcommand)]
+    Asset(AssetCmd),
+    /// List or purge the trash
+    #[command(subcommand)]
+    Trash(TrashCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user; the password comes from TESSERA_NEW_PASSWORD or a prompt
+    Add {
+        name: String,
+        /// user, content-editor, backend-user or system-administrator
+        #[arg(long)]
+        level: String,
+        /// An attribute such as first_name=Ada (repeatable)
+        #[arg(long, value_name = "KEY=VALUE")]
+        attr: Vec<String>,
+    },
+    /// Change a user's level, attributes or password (an empty value removes an attribute)
+    Set {
+        name: String,
+        #[arg(long)]
+        level: Option<String>,
+        #[arg(long, value_name = "KEY=VALUE")]
+        attr: Vec<String>,
+        /// Set a new password from TESSERA_NEW_PASSWORD or a prompt
+        #[arg(long)]
+        password: bool,
+    },
+    /// Show a user
+    Show { name: String },
+    /// List users
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetCmd {
+    /// Create an asset
+    Create {
+        /// The asset type code, e.g. folder, page or json_web_token
+        #[arg(long = "type", value_name = "CODE")]
+        type_code: String,
+        /// The parent asset, by id or web path
+        #[arg(long, value_name = "ID|PATH")]
+        parent: String,
+        #[arg(long)]
+        name: String,
+        /// The web path segment; derived from the name when absent
+        #[arg(long, value_name = "SEGMENT")]
+        path: Option<String>,
+        /// 1 (menus), 2 (backend only), 3 (hidden) or notice
+        #[arg(long, value_name = "1|2|3|notice")]
+        link_type: Option<String>,
+        /// under_construction (the default) or live
+        #[arg(long)]
+        status: Option<String>,
+        /// An attribute value; KEY=@FILE reads it from FILE (repeatable)
+        #[arg(long, value_name = "KEY=VALUE|KEY=@FILE")]
+        attr: Vec<String>,
+    },
+    /// Show an asset (secrets masked)
+    Show {
+        #[arg(value_name = "ID|PATH")]
+        asset: String,
+    },
+    /// Show the tree under an asset (the root folder by default)
+    Tree {
+        #[arg(value_name = "ID|PATH")]
+        asset: Option<String>,
+    },
+    /// Change an asset
+    Set {
+        #[arg(value_name = "ID|PATH")]
+        asset: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A new web path segment
+        #[arg(long, value_name = "SEGMENT")]
+        path: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, value_name = "1|2|3|notice")]
+        link_type: Option<String>,
+        #[arg(long, value_name = "KEY=VALUE|KEY=@FILE")]
+        attr: Vec<String>,
+    },
+    /// Grant, deny or revoke a permission
+    #[command(group(ArgGroup::new("subject").required(true).args(["user", "public", "all_users"])))]
+    Grant {
+        #[arg(value_name = "ID|PATH")]
+        asset: String,
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// The public (users who are not logged in)
+        #[arg(long)]
+        public: bool,
+        /// Every logged-in user
+        #[arg(long)]
+        all_users: bool,
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        perm: String,
+        /// Deny instead of grant; a denial beats any grant
+        #[arg(long, conflicts_with = "revoke")]
+        deny: bool,
+        /// Apply to the whole subtree
+        #[arg(long)]
+        cascade: bool,
+        /// Remove the grant or denial instead
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Move an asset and its subtree to the trash
+    Trash {
+        #[arg(value_name = "ID|PATH")]
+        asset: String,
+    },
+    /// Put a trashed asset back where it was
+    Restore {
+        #[arg(value_name = "ID")]
+        asset: String,
+        /// Restore under this asset instead (needed when the old parent was purged)
+        #[arg(long, value_name = "ID|PATH")]
+        parent: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrashCmd {
+    /// List the assets in the trash
+    List,
+    /// Delete trashed assets for good (system administrators only)
+    Purge {
+        #[arg(
+            value_name = "ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        ids: Vec<String>,
+        #[arg(long)]
+        all: bool,
+    },
+}
