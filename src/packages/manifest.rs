@@ -92,17 +92,22 @@ pub enum ManifestError {
     /// A field breaks one of the rules; `field` is its path, e.g. `types[0].attributes[2].kind`.
     #[error("{MANIFEST_FILE}: {field}: {message}")]
     Invalid { field: String, message: String },
-    /// The package does not support this host version.
+    /// The package does not support this host version. Boxed to keep the error small, since
+    /// every `Result` in the package system carries it.
     #[error(
-        "package {package} {version} needs host version {requirement}, this host is {host}: \
-         use a package version made for this host"
+        "package {} {} needs host version {}, this host is {}: use a package version made for this host",
+        .0.package, .0.version, .0.requirement, .0.host
     )]
-    HostMismatch {
-        package: String,
-        version: Version,
-        requirement: VersionReq,
-        host: Version,
-    },
+    HostMismatch(Box<HostMismatch>),
+}
+
+/// The details of [`ManifestError::HostMismatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMismatch {
+    pub package: String,
+    pub version: Version,
+    pub requirement: VersionReq,
+    pub host: Version,
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ManifestError {
@@ -133,12 +138,12 @@ impl Manifest {
         if self.host.matches(host) {
             Ok(())
         } else {
-            Err(ManifestError::HostMismatch {
+            Err(ManifestError::HostMismatch(Box::new(HostMismatch {
                 package: self.name.clone(),
                 version: self.version.clone(),
                 requirement: self.host.clone(),
                 host: host.clone(),
-            })
+            })))
         }
     }
 
@@ -517,16 +522,16 @@ impl RawManifest {
                     ),
                 ));
             }
-            if let Some(previous) = migrations.last() {
-                if mig_version < previous.version {
-                    return Err(invalid(
-                        format!("{field}.version"),
-                        format!(
-                            "{mig_version} comes after {}: list migrations in ascending version order",
-                            previous.version
-                        ),
-                    ));
-                }
+            if let Some(previous) = migrations.last()
+                && mig_version < previous.version
+            {
+                return Err(invalid(
+                    format!("{field}.version"),
+                    format!(
+                        "{mig_version} comes after {}: list migrations in ascending version order",
+                        previous.version
+                    ),
+                ));
             }
             if !codes.contains(&raw.type_code) {
                 return Err(invalid(
@@ -986,7 +991,7 @@ steps = [
         let m = Manifest::parse(JWT).unwrap();
         assert!(m.check_host(&Version::new(0, 1, 0)).is_ok());
         let e = m.check_host(&Version::new(0, 2, 0)).unwrap_err();
-        assert!(matches!(e, ManifestError::HostMismatch { .. }));
+        assert!(matches!(e, ManifestError::HostMismatch(_)));
         assert!(e.to_string().contains("this host is 0.2.0"), "{e}");
     }
 
