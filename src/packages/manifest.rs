@@ -1038,6 +1038,20 @@ steps = [
         assert_eq!(attrs["payload"], "");
     }
 
+    #[test]
+    fn the_documented_example_parses() {
+        // docs/packages.md promises its example is a valid manifest; hold it to that.
+        let doc = include_str!("../../docs/packages.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/packages.md has a toml example");
+        let m = Manifest::parse(example).unwrap();
+        assert_eq!(m.types[0].behaviour, Behaviour::JsonWebToken);
+        assert_eq!(m.migrations[0].steps.len(), 3);
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
