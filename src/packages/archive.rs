@@ -162,7 +162,7 @@ pub enum ArchiveError {
         unpacked_limit: u64,
     },
     /// Non-zero data after the tar end-of-archive marker, or bytes after the gzip stream.
-    #[error("archive has {what} after its end: remove it, or rebuild with `tessera package build`")]
+    #[error("archive has {what}: remove it, or rebuild with `tessera package build`")]
     TrailingData { what: &'static str },
     #[error(
         "archive has no {MANIFEST_FILE} at its root{hint}: put the manifest at the top of the package directory"
@@ -317,9 +317,16 @@ fn read_files<R: BufRead>(
             }
             let mode = entry.header().mode().map_err(|e| stream_error(&last, e))?;
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            entry
-                .read_to_end(&mut data)
-                .map_err(|e| stream_error(&last, e))?;
+            entry.read_to_end(&mut data).map_err(|e| {
+                // Name the entry whose data broke off, not only the last complete one.
+                match stream_error(&last, e) {
+                    ArchiveError::Corrupt { after, detail } => ArchiveError::Corrupt {
+                        after,
+                        detail: format!("reading entry {raw_name:?}: {detail}"),
+                    },
+                    other => other,
+                }
+            })?;
             if data.len() as u64 != size {
                 return Err(ArchiveError::Corrupt {
                     after: last,
@@ -360,7 +367,7 @@ fn read_files<R: BufRead>(
         .is_empty();
     if has_more {
         return Err(ArchiveError::TrailingData {
-            what: "bytes after the gzip stream",
+            what: "bytes after the end of the gzip stream",
         });
     }
 
@@ -1282,5 +1289,27 @@ mod tests {
         fs::write(dir.path().join("back\\slash"), "x").unwrap();
         let e = build(dir.path()).unwrap_err();
         assert!(matches!(e, ArchiveError::UnsafePath { .. }), "{e}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever a tar header says, a path that `normalise` accepts stays inside the
+            /// package and is already in normal form.
+            #[test]
+            fn normalised_paths_stay_inside(raw in "[a-zA-Z0-9./\\\\:]{0,24}") {
+                if let Ok(path) = normalise(raw.as_bytes()) {
+                    prop_assert!(!path.starts_with('/'));
+                    prop_assert!(!path.contains('\\'));
+                    for part in path.split('/') {
+                        prop_assert!(part != ".." && part != ".");
+                        prop_assert!(!part.is_empty() || path.is_empty());
+                    }
+                    prop_assert_eq!(normalise(path.as_bytes()), Ok(path.clone()));
+                }
+            }
+        }
     }
 }
