@@ -1,0 +1,76 @@
+//! The `folder` and `page` behaviours: small HTML documents. A folder lists its live children
+//! that the requester can read and that are shown in menus; a page renders its content with
+//! keyword replacement.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use rusqlite::Connection;
+
+use super::{Outcome, Requester, keyword_values};
+use crate::assets::{self, LinkType, Status};
+use crate::error::Result;
+use crate::keywords::Template;
+use crate::perms::{self, Perm};
+use crate::store::{self, assets::AssetRow};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{body}\n</body>\n</html>\n",
+        escape_html(title)
+    )
+}
+
+pub(super) fn folder(conn: &Connection, req: &Requester<'_>, asset: &AssetRow) -> Result<Outcome> {
+    let base = assets::locate(conn, asset)?.path;
+    let base = base.trim_end_matches('/');
+    let mut body = format!("<h1>{}</h1>\n<ul>\n", escape_html(&asset.name));
+    for child in store::assets::children(conn, asset.id)? {
+        let listed = child.link_type == LinkType::Menu
+            && child.status == Status::Live
+            && perms::has(conn, req.actor, child.id, Perm::Read)?;
+        if listed {
+            let _ = writeln!(
+                body,
+                "<li><a href=\"{base}/{}\">{}</a></li>",
+                escape_html(&child.segment),
+                escape_html(&child.name)
+            );
+        }
+    }
+    body.push_str("</ul>");
+    Ok(Outcome::Html(document(&asset.name, &body)))
+}
+
+pub(super) fn page(
+    conn: &Connection,
+    req: &Requester<'_>,
+    asset: &AssetRow,
+    attributes: &BTreeMap<String, String>,
+) -> Result<Outcome> {
+    // The content is the administrator's HTML; the values put into it come from users, so they
+    // are escaped before they are inserted.
+    let values: BTreeMap<String, String> = keyword_values(conn, req, asset)?
+        .into_iter()
+        .map(|(k, v)| (k, escape_html(&v)))
+        .collect();
+    let content = attributes.get("content").map_or("", String::as_str);
+    let rendered = Template::parse(content).render(&values);
+    Ok(Outcome::Html(document(&asset.name, &rendered)))
+}

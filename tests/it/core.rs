@@ -1,0 +1,1 @@
+//! The core runtime: instances, users, assets, permissions and the trash.
