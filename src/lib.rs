@@ -13,3 +13,4 @@ pub mod perms;
 pub mod store;
 pub mod types;
 pub mod users;
+pub mod web;
