@@ -46,6 +46,57 @@ pub enum Command {
     /// List or purge the trash
     #[command(subcommand)]
     Trash(TrashCmd),
+    /// Build, inspect, install, upgrade and uninstall packages
+    #[command(subcommand)]
+    Package(PackageCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackageCmd {
+    /// Validate a package directory and pack it reproducibly; prints the sha256
+    Build {
+        dir: PathBuf,
+        /// The archive to write (default: NAME-VERSION.tgz in the current directory)
+        #[arg(short = 'o', long = "output", value_name = "FILE.tgz")]
+        output: Option<PathBuf>,
+    },
+    /// Show an archive's manifest, files, sha256 and validation verdict (needs no instance)
+    Inspect {
+        #[arg(value_name = "FILE.tgz")]
+        file: PathBuf,
+    },
+    /// Install a package (system administrators only)
+    Install {
+        #[arg(value_name = "FILE.tgz")]
+        file: PathBuf,
+        /// Refuse unless the archive has this sha256
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// Print the plan and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Upgrade an installed package to a higher version (system administrators only)
+    Upgrade {
+        #[arg(value_name = "FILE.tgz")]
+        file: PathBuf,
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Uninstall a package (system administrators only; command line only)
+    Uninstall {
+        name: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List installed packages
+    List,
+    /// Show the log of package operations and purges, done or refused
+    History { name: Option<String> },
+    /// List the asset types the instance knows
+    Types,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 
 mod args;
 mod output;
+mod package;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -183,6 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(cmd) => user(&ctx, cmd)?,
         Command::Asset(cmd) => asset(&ctx, cmd)?,
         Command::Trash(cmd) => trash(&ctx, cmd)?,
+        Command::Package(cmd) => package::run(&ctx, cmd)?,
     }
     Ok(ExitCode::SUCCESS)
 }

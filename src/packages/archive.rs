@@ -883,7 +883,7 @@ mod tests {
         assert_eq!(pkg.file("docs/readme.md").unwrap().data, b"# JWT\n");
         assert_eq!(
             pkg.unpacked_size(),
-            pkg.files.iter().map(|f| f.data.len() as u64).sum()
+            pkg.files.iter().map(|f| f.data.len() as u64).sum::<u64>()
         );
 
         let out = tempfile::tempdir().unwrap();

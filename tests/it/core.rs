@@ -572,7 +572,10 @@ fn trash_restore_and_purge() {
         audit[0].1.starts_with("refused: permission denied"),
         "{audit:?}"
     );
-    assert!(audit[1].1.starts_with("refused: no asset at web path"), "{audit:?}");
+    assert!(
+        audit[1].1.starts_with("refused: no asset at web path"),
+        "{audit:?}"
+    );
     assert_eq!(
         audit[2],
         ("sam".to_owned(), "done: 2 asset(s) deleted".to_owned())
