@@ -28,8 +28,7 @@ pub fn run(ctx: &Globals, cmd: PackageCmd) -> anyhow::Result<()> {
         } => {
             let mut instance = ctx.open()?;
             let actor = operator(ctx, &mut instance, Action::Install)?;
-            let bytes = ops::read_file(&file)?;
-            let plan = ops::install(&mut instance, &actor, &bytes, sha256.as_deref(), dry_run)?;
+            let plan = ops::install(&mut instance, &actor, &file, sha256.as_deref(), dry_run)?;
             ctx.print(&plan, plan_text)?;
         }
         PackageCmd::Upgrade {
@@ -39,8 +38,7 @@ pub fn run(ctx: &Globals, cmd: PackageCmd) -> anyhow::Result<()> {
         } => {
             let mut instance = ctx.open()?;
             let actor = operator(ctx, &mut instance, Action::Upgrade)?;
-            let bytes = ops::read_file(&file)?;
-            let plan = ops::upgrade(&mut instance, &actor, &bytes, sha256.as_deref(), dry_run)?;
+            let plan = ops::upgrade(&mut instance, &actor, &file, sha256.as_deref(), dry_run)?;
             ctx.print(&plan, plan_text)?;
         }
         PackageCmd::Uninstall { name, dry_run } => {

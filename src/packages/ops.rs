@@ -362,15 +362,20 @@ pub fn check_files(instance: &Instance) -> Result<Vec<String>> {
 pub fn install(
     instance: &mut Instance,
     actor: &Actor,
-    bytes: &[u8],
+    file: &Path,
     pin: Option<&str>,
     dry_run: bool,
 ) -> Result<Plan> {
+    // The level is checked before anything is read from the archive.
     if let Err(e) = require_level(actor, Level::SystemAdministrator, || {
         "installing a package".into()
     }) {
         return Err(refused(instance, actor, Action::Install, None, None, e));
     }
+    let bytes = &match read_file(file) {
+        Ok(bytes) => bytes,
+        Err(e) => return Err(refused(instance, actor, Action::Install, None, None, e)),
+    };
     let _lock = instance.lock()?;
     remove_unreferenced(instance)?;
     fault_point("locked");
@@ -459,15 +464,20 @@ pub fn install(
 pub fn upgrade(
     instance: &mut Instance,
     actor: &Actor,
-    bytes: &[u8],
+    file: &Path,
     pin: Option<&str>,
     dry_run: bool,
 ) -> Result<Plan> {
+    // The level is checked before anything is read from the archive.
     if let Err(e) = require_level(actor, Level::SystemAdministrator, || {
         "upgrading a package".into()
     }) {
         return Err(refused(instance, actor, Action::Upgrade, None, None, e));
     }
+    let bytes = &match read_file(file) {
+        Ok(bytes) => bytes,
+        Err(e) => return Err(refused(instance, actor, Action::Upgrade, None, None, e)),
+    };
     let _lock = instance.lock()?;
     remove_unreferenced(instance)?;
     fault_point("locked");
@@ -779,6 +789,6 @@ fn plan_uninstall(instance: &Instance, name: &str, dry_run: bool) -> Result<(Pac
 }
 
 /// Reads an archive file for an operation, with a clear error.
-pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+fn read_file(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
 }

@@ -2,4 +2,5 @@
 //! web front end, the real router) against fresh instances in temporary directories.
 
 mod core;
+mod packages;
 mod support;
