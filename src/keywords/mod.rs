@@ -53,8 +53,6 @@ use std::hash::BuildHasher;
 
 use modifiers::Op;
 
-pub(crate) use modifiers::json_escape_into;
-
 /// Where keyword values come from. The host implements it over the requesting user and asset.
 pub trait Lookup {
     /// The value of keyword `name`, or `None` when there is no such keyword.

@@ -304,7 +304,7 @@ fn capitalize(value: &str) -> String {
 /// Escapes `value` as the content of a JSON string (without the quotes): `"` and `\` get a
 /// backslash, control characters their short escape or `\u00XX`. Other characters, including
 /// non-ASCII ones, stay as UTF-8, which JSON allows.
-pub(crate) fn json_escape_into(value: &str, out: &mut String) {
+fn json_escape_into(value: &str, out: &mut String) {
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
