@@ -37,7 +37,8 @@ pub const SEED_PAYLOAD: &str = r#""sub": "%globals_user_attribute_username^json_
 
 /// Builds the bundled JSON Web Token package; the bytes equal `package build` of the source.
 pub fn bundled_jwt_package() -> Result<Vec<u8>> {
-    let dir = tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
     for (name, text) in JWT_PACKAGE_FILES {
         std::fs::write(dir.path().join(name), text)
             .map_err(|e| Error::io("cannot write the bundled package", e))?;
@@ -69,13 +70,17 @@ pub fn prepare(dir: &Path) -> Result<Summary> {
         notes: Vec::new(),
     };
     let mut instance = if Instance::exists(dir) {
-        summary.notes.push(format!("reusing the instance in {}", dir.display()));
+        summary
+            .notes
+            .push(format!("reusing the instance in {}", dir.display()));
         Instance::open(dir)?
     } else {
         let password = random_secret(15);
         let instance = Instance::init(dir, &password)?;
         summary.root_password = Some(password);
-        summary.notes.push(format!("created a new instance in {}", dir.display()));
+        summary
+            .notes
+            .push(format!("created a new instance in {}", dir.display()));
         instance
     };
     let root = store::users::list(instance.store.conn())?
@@ -86,10 +91,14 @@ pub fn prepare(dir: &Path) -> Result<Summary> {
 
     if store::packages::get(instance.store.conn(), "json-web-token")?.is_none() {
         let bytes = bundled_jwt_package()?;
-        let file = tempfile::NamedTempFile::new().map_err(|e| Error::io("cannot write a temporary file", e))?;
-        std::fs::write(file.path(), &bytes).map_err(|e| Error::io("cannot write a temporary file", e))?;
+        let file = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::io("cannot write a temporary file", e))?;
+        std::fs::write(file.path(), &bytes)
+            .map_err(|e| Error::io("cannot write a temporary file", e))?;
         ops::install(&mut instance, &root, file.path(), None, false)?;
-        summary.notes.push("installed the JSON Web Token package 1.0.1".into());
+        summary
+            .notes
+            .push("installed the JSON Web Token package 1.0.1".into());
     }
 
     if store::users::by_name(instance.store.conn(), "demo")?.is_none() {
@@ -136,7 +145,9 @@ pub fn prepare(dir: &Path) -> Result<Summary> {
                 revoke: false,
             },
         )?;
-        summary.notes.push("created the folder /demo, readable by all users".into());
+        summary
+            .notes
+            .push("created the folder /demo, readable by all users".into());
     }
 
     if assets::resolve_path(instance.store.conn(), "/demo/token")?.is_none() {
@@ -157,7 +168,9 @@ pub fn prepare(dir: &Path) -> Result<Summary> {
                 ],
             },
         )?;
-        summary.notes.push("created the live JSON Web Token asset /demo/token".into());
+        summary
+            .notes
+            .push("created the live JSON Web Token asset /demo/token".into());
     }
     Ok(summary)
 }

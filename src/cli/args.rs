@@ -49,6 +49,26 @@ pub enum Command {
     /// Build, inspect, install, upgrade and uninstall packages
     #[command(subcommand)]
     Package(PackageCmd),
+    /// Decode and verify JSON Web Tokens
+    #[command(subcommand)]
+    Jwt(JwtCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JwtCmd {
+    /// Show a token's header and claims, like a JWT debugger (checks nothing)
+    Decode { token: String },
+    /// Check a token's signature and expiry; exits 1 if it is not valid
+    #[command(group(ArgGroup::new("key").required(true).args(["secret_file", "asset"])))]
+    Verify {
+        token: String,
+        /// A file holding the secret (its bytes as they are)
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// The JSON Web Token asset whose secret signed it (needs read permission)
+        #[arg(long, value_name = "ID|PATH")]
+        asset: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +223,14 @@ pub enum AssetCmd {
         /// Remove the grant or denial instead
         #[arg(long)]
         revoke: bool,
+    },
+    /// Print what the front end gives a user for an asset; for a JWT asset, the token
+    Preview {
+        #[arg(value_name = "ID|PATH")]
+        asset: String,
+        /// The user to preview for (system administrators only, for anyone but themselves)
+        #[arg(long = "for", value_name = "USER")]
+        for_user: Option<String>,
     },
     /// Move an asset and its subtree to the trash
     Trash {
