@@ -2,5 +2,6 @@
 //! web front end, the real router) against fresh instances in temporary directories.
 
 mod core;
+mod jwt;
 mod packages;
 mod support;
