@@ -611,6 +611,8 @@ pub fn create(store: &mut Store, actor: &Actor, req: &NewAssetRequest) -> Result
     let type_version = ty.package.as_ref().map(|(_, v)| v.clone());
 
     let id = store.write(|tx| {
+        // Checked again inside the transaction: an uninstall may have removed the type since.
+        require_type(tx, &req.type_code)?;
         let id = store::assets::insert(
             tx,
             &NewAsset {

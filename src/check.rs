@@ -103,6 +103,6 @@ pub fn run(instance: &Instance) -> Result<Vec<String>> {
         ));
     }
 
-    // FIXME: check package files once the package operations land.
+    faults.extend(crate::packages::ops::check_files(instance)?);
     Ok(faults)
 }

@@ -86,26 +86,43 @@ impl Instance {
             )));
         }
         let store = Store::open(&dir.join(DB_FILE))?;
-        Ok(Instance {
+        let instance = Instance {
             dir: dir.to_path_buf(),
             store,
-        })
+        };
+        crate::packages::ops::clean_leftovers(&instance)?;
+        Ok(instance)
     }
 
     pub fn packages_dir(&self) -> PathBuf {
         self.dir.join(PACKAGES_DIR)
     }
 
-    /// Takes the instance lock, waiting for another process that holds it. Operations that
-    /// change files and the database together hold it from their first read to their commit.
-    pub fn lock(&self) -> Result<InstanceLock> {
+    fn lock_file(&self) -> Result<File> {
         let path = self.dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
+        OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
+    }
+
+    /// Takes the instance lock if no other process holds it.
+    pub fn try_lock(&self) -> Result<Option<InstanceLock>> {
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(InstanceLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("cannot lock the instance", e)),
+        }
+    }
+
+    /// Takes the instance lock, waiting for another process that holds it. Operations that
+    /// change files and the database together hold it from their first read to their commit.
+    pub fn lock(&self) -> Result<InstanceLock> {
+        let path = self.dir.join(LOCK_FILE);
+        let file = self.lock_file()?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod keywords;
 pub mod packages;
 pub mod perms;
+pub mod quickstart;
 pub mod store;
 pub mod types;
 pub mod users;

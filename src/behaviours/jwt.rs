@@ -1,18 +1,49 @@
 //! The `json-web-token` behaviour: issues an HS256 token, signed with the asset's secret, whose
 //! claims are the asset's payload template rendered for the requesting user.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::Result;
+use rusqlite::Connection;
+
+use super::{Outcome, Requester, keyword_values};
+use crate::error::{Error, Result};
+use crate::jwt::{self, claims::ClaimsTemplate};
+use crate::keywords;
+use crate::store::assets::AssetRow;
+use crate::types::Behaviour;
 
 /// RFC 7518 §3.2: an HS256 key should be at least as long as the hash output.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Expiries beyond this are unwise for tokens handed to third parties.
 pub const MAX_ADVISED_EXPIRY: u64 = 15 * 60;
 
-/// Warnings for a JWT asset's configuration.
+/// Compiles a payload template, reusing the compiled form of a payload seen before: the same
+/// text always compiles to the same template, and compiling on every request would cost more
+/// than signing.
+fn compiled(payload: &str) -> std::result::Result<Arc<ClaimsTemplate>, jwt::claims::ClaimsError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<ClaimsTemplate>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(t) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(payload) {
+        return Ok(Arc::clone(t));
+    }
+    let template = Arc::new(ClaimsTemplate::compile(payload)?);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    // Payloads change rarely; a bound keeps a long-running server's memory flat regardless.
+    if cache.len() >= 1024 {
+        cache.clear();
+    }
+    cache.insert(payload.to_owned(), Arc::clone(&template));
+    Ok(template)
+}
+
+/// Checks a JWT asset's configuration: a payload that can never make claims is an error; a
+/// short secret, no expiry, a long expiry and unknown keywords or modifiers are warnings.
 pub fn check_config(attributes: &BTreeMap<String, String>) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
+    let payload = attributes.get("payload").map_or("", String::as_str);
+    let template = compiled(payload)
+        .map_err(|e| Error::invalid(format!("attribute payload: {e}: fix the payload template")))?;
     let secret = attributes.get("secret").map_or("", String::as_str);
     if secret.len() < MIN_SECRET_BYTES {
         warnings.push(format!(
@@ -34,19 +65,62 @@ pub fn check_config(attributes: &BTreeMap<String, String>) -> Result<Vec<String>
             }
         }
     }
+    for name in template.keywords() {
+        if !keywords::is_known_keyword(name) {
+            warnings.push(format!(
+                "unknown keyword %{name}% in the payload: it will be left as written"
+            ));
+        }
+    }
+    for problem in template.problems() {
+        warnings.push(format!("payload: {problem}"));
+    }
+    warnings.dedup();
     Ok(warnings)
 }
 
-/// Issues a token to the requester. FIXME: signing lands with the JWT engine branch.
-pub(super) fn token(
-    _conn: &rusqlite::Connection,
-    _req: &super::Requester<'_>,
-    _asset: &crate::store::assets::AssetRow,
-    _attributes: &BTreeMap<String, String>,
-    _now: i64,
-) -> Result<super::Outcome> {
-    Ok(super::Outcome::ConfigError {
-        behaviour: crate::types::Behaviour::JsonWebToken,
-        reason: "the signer is not built yet".into(),
+fn config_error(reason: String) -> Result<Outcome> {
+    Ok(Outcome::ConfigError {
+        behaviour: Behaviour::JsonWebToken,
+        reason,
     })
+}
+
+/// Issues a token to the requester. The caller has checked that the requester is logged in
+/// and may read the asset.
+pub(super) fn token(
+    conn: &Connection,
+    req: &Requester<'_>,
+    asset: &AssetRow,
+    attributes: &BTreeMap<String, String>,
+    now: i64,
+) -> Result<Outcome> {
+    let secret = attributes.get("secret").map_or("", String::as_str);
+    if secret.is_empty() {
+        return config_error(format!("asset {} has no secret", asset.id));
+    }
+    let payload = attributes.get("payload").map_or("", String::as_str);
+    let template = match compiled(payload) {
+        Ok(t) => t,
+        Err(e) => return config_error(format!("asset {}: {e}", asset.id)),
+    };
+    let expiry = match attributes.get("expiry").map(String::as_str) {
+        None | Some("") => None,
+        Some(s) => match s.parse::<u64>() {
+            Ok(seconds) => Some(seconds),
+            Err(_) => {
+                return config_error(format!("asset {}: expiry {s:?} is not seconds", asset.id));
+            }
+        },
+    };
+    let values = keyword_values(conn, req, asset)?;
+    match template.render(&values) {
+        Ok(claims) => Ok(Outcome::Token(jwt::issue(
+            claims,
+            secret.as_bytes(),
+            now,
+            expiry,
+        ))),
+        Err(e) => config_error(format!("asset {}: {e}", asset.id)),
+    }
 }

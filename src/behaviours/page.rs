@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::{Outcome, Requester, keyword_values};
 use crate::assets::{self, LinkType, Status};
 use crate::error::Result;
-use crate::keywords::Template;
+use crate::keywords::{Segment, Template};
 use crate::perms::{self, Perm};
 use crate::store::{self, assets::AssetRow};
 
@@ -64,13 +64,16 @@ pub(super) fn page(
     asset: &AssetRow,
     attributes: &BTreeMap<String, String>,
 ) -> Result<Outcome> {
-    // The content is the administrator's HTML; the values put into it come from users, so they
-    // are escaped before they are inserted.
-    let values: BTreeMap<String, String> = keyword_values(conn, req, asset)?
-        .into_iter()
-        .map(|(k, v)| (k, escape_html(&v)))
-        .collect();
+    // The content is the administrator's HTML; the values put into it come from users, so each
+    // keyword's output is escaped as it is inserted (after its modifiers ran on the raw value).
+    let values = keyword_values(conn, req, asset)?;
     let content = attributes.get("content").map_or("", String::as_str);
-    let rendered = Template::parse(content).render(&values);
+    let mut rendered = String::with_capacity(content.len());
+    for segment in Template::parse(content).segments() {
+        match segment {
+            Segment::Literal(text) => rendered.push_str(text),
+            Segment::Keyword(keyword) => rendered.push_str(&escape_html(&keyword.render(&values))),
+        }
+    }
     Ok(Outcome::Html(document(&asset.name, &rendered)))
 }

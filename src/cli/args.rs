@@ -52,6 +52,77 @@ pub enum Command {
     /// List or purge the trash
     #[command(subcommand)]
     Trash(TrashCmd),
+    /// Build, inspect, install, upgrade and uninstall packages
+    #[command(subcommand)]
+    Package(PackageCmd),
+    /// Decode and verify JSON Web Tokens
+    #[command(subcommand)]
+    Jwt(JwtCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JwtCmd {
+    /// Show a token's header and claims, like a JWT debugger (checks nothing)
+    Decode { token: String },
+    /// Check a token's signature and expiry; exits 1 if it is not valid
+    #[command(group(ArgGroup::new("key").required(true).args(["secret_file", "asset"])))]
+    Verify {
+        token: String,
+        /// A file holding the secret (its bytes as they are)
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// The JSON Web Token asset whose secret signed it (needs read permission)
+        #[arg(long, value_name = "ID|PATH")]
+        asset: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackageCmd {
+    /// Validate a package directory and pack it reproducibly; prints the sha256
+    Build {
+        dir: PathBuf,
+        /// The archive to write (default: NAME-VERSION.tgz in the current directory)
+        #[arg(short = 'o', long = "output", value_name = "FILE.tgz")]
+        output: Option<PathBuf>,
+    },
+    /// Show an archive's manifest, files, sha256 and validation verdict (needs no instance)
+    Inspect {
+        #[arg(value_name = "FILE.tgz")]
+        file: PathBuf,
+    },
+    /// Install a package (system administrators only)
+    Install {
+        #[arg(value_name = "FILE.tgz")]
+        file: PathBuf,
+        /// Refuse unless the archive has this sha256
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// Print the plan and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Upgrade an installed package to a higher version (system administrators only)
+    Upgrade {
+        #[arg(value_name = "FILE.tgz")]
+        file: PathBuf,
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Uninstall a package (system administrators only; command line only)
+    Uninstall {
+        name: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List installed packages
+    List,
+    /// Show the log of package operations and purges, done or refused
+    History { name: Option<String> },
+    /// List the asset types the instance knows
+    Types,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +229,14 @@ pub enum AssetCmd {
         /// Remove the grant or denial instead
         #[arg(long)]
         revoke: bool,
+    },
+    /// Print what the front end gives a user for an asset; for a JWT asset, the token
+    Preview {
+        #[arg(value_name = "ID|PATH")]
+        asset: String,
+        /// The user to preview for (system administrators only, for anyone but themselves)
+        #[arg(long = "for", value_name = "USER")]
+        for_user: Option<String>,
     },
     /// Move an asset and its subtree to the trash
     Trash {

@@ -3,7 +3,9 @@
 //! no rules of its own.
 
 mod args;
+mod jwt;
 mod output;
+mod package;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -127,6 +129,18 @@ fn new_password(var: &str, whose: &str) -> anyhow::Result<String> {
     Ok(first)
 }
 
+/// Drops one final line break, which editors and `echo` add to files but nobody means as part
+/// of a secret or a value.
+pub fn strip_final_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
 /// Splits `KEY=VALUE`; with `files`, `KEY=@FILE` reads the value from FILE.
 fn parse_pairs(pairs: &[String], files: bool) -> anyhow::Result<Vec<(String, String)>> {
     pairs
@@ -136,8 +150,10 @@ fn parse_pairs(pairs: &[String], files: bool) -> anyhow::Result<Vec<(String, Str
                 .split_once('=')
                 .with_context(|| format!("--attr {pair:?} is not KEY=VALUE"))?;
             let value = match value.strip_prefix('@') {
-                Some(path) if files => std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the value of {key} from {path}"))?,
+                Some(path) if files => strip_final_newline(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read the value of {key} from {path}"))?,
+                ),
                 _ => value.to_owned(),
             };
             Ok((key.trim().to_owned(), value))
@@ -184,6 +200,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(cmd) => user(&ctx, cmd)?,
         Command::Asset(cmd) => asset(&ctx, cmd)?,
         Command::Trash(cmd) => trash(&ctx, cmd)?,
+        Command::Package(cmd) => package::run(&ctx, cmd)?,
+        Command::Jwt(cmd) => jwt::run(&ctx, cmd)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -338,6 +356,9 @@ fn asset(ctx: &Globals, cmd: AssetCmd) -> anyhow::Result<()> {
             ctx.print(&serde_json::json!({ "assets_changed": n }), |_| {
                 format!("{verb} {perm} on {n} asset(s)")
             })?;
+        }
+        AssetCmd::Preview { asset, for_user } => {
+            jwt::preview(&instance, actor, &asset, for_user.as_deref())?;
         }
         AssetCmd::Trash { asset } => {
             let view = assets::trash(&mut instance.store, &actor, &asset)?;

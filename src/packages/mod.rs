@@ -5,3 +5,4 @@
 
 pub mod archive;
 pub mod manifest;
+pub mod ops;

@@ -2,5 +2,7 @@
 //! web front end, the real router) against fresh instances in temporary directories.
 
 mod core;
+mod jwt;
+mod packages;
 mod support;
 mod web;

@@ -1,0 +1,323 @@
+//! The keyword modifiers of SPEC §7: each one is compiled once from its name and arguments (so a
+//! regular expression is built when the template is parsed, not on every render) and then applied
+//! to a value. All of them work on characters, never on bytes, so no output splits a UTF-8 char.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::{DecodePaddingMode, general_purpose};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use regex::{Regex, RegexBuilder};
+use sha1::Digest as _;
+
+/// Bytes left as they are by `rawurlencode`: the RFC 3986 unreserved set.
+const RFC3986_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Bytes left as they are by `urlencode` (form encoding as PHP and HTML forms do it), apart from
+/// the space, which becomes `+`.
+const FORM_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// Base64 decoding that accepts input with or without its `=` padding, since values pasted by
+/// people often lose it.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Regular expressions come from administrators; these limits keep a hostile or careless pattern
+/// from using unbounded memory. The regex crate already guarantees linear-time matching.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+const REGEX_DFA_SIZE_LIMIT: usize = 1024 * 1024;
+const REGEX_MAX_PATTERN_LEN: usize = 1024;
+
+/// A comparison made by `eq`, `neq`, `gt`, `lt`, `gte` and `lte`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Comparison {
+    Eq,
+    Neq,
+    Gt,
+    Lt,
+    Gte,
+    Lte,
+}
+
+impl Comparison {
+    fn holds(self, ordering: Option<Ordering>) -> bool {
+        match (self, ordering) {
+            (Comparison::Neq, None) => true,
+            (_, None) => false,
+            (Comparison::Eq, Some(o)) => o == Ordering::Equal,
+            (Comparison::Neq, Some(o)) => o != Ordering::Equal,
+            (Comparison::Gt, Some(o)) => o == Ordering::Greater,
+            (Comparison::Lt, Some(o)) => o == Ordering::Less,
+            (Comparison::Gte, Some(o)) => o != Ordering::Less,
+            (Comparison::Lte, Some(o)) => o != Ordering::Greater,
+        }
+    }
+}
+
+/// A compiled modifier.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    JsonEncode,
+    Compare(Comparison),
+    Empty,
+    NotEmpty,
+    Lowercase,
+    Uppercase,
+    Capitalize,
+    Trim,
+    MaxChars(usize),
+    EscapeQuotes,
+    EscapeHtml,
+    UrlEncode,
+    RawUrlEncode,
+    Base64Encode,
+    Base64Decode,
+    Md5,
+    Sha1,
+    Replace(Regex),
+    Contains(Regex),
+    /// A modifier name this engine does not know. The whole keyword is then left as written, the
+    /// same treatment as an unknown keyword, so a typo is visible in the output and reported.
+    Unknown,
+    /// A known modifier with an argument that cannot work (an invalid regular expression, a
+    /// non-numeric `maxchars`). The value passes through unchanged and the problem is reported.
+    Invalid(String),
+}
+
+impl Op {
+    pub(crate) fn compile(name: &str, args: &[String]) -> Op {
+        let arg = |i: usize| args.get(i).map(String::as_str);
+        match name {
+            "json_encode" => Op::JsonEncode,
+            "eq" => Op::Compare(Comparison::Eq),
+            "neq" => Op::Compare(Comparison::Neq),
+            "gt" => Op::Compare(Comparison::Gt),
+            "lt" => Op::Compare(Comparison::Lt),
+            "gte" => Op::Compare(Comparison::Gte),
+            "lte" => Op::Compare(Comparison::Lte),
+            "empty" => Op::Empty,
+            "notempty" => Op::NotEmpty,
+            "lowercase" => Op::Lowercase,
+            "uppercase" => Op::Uppercase,
+            "capitalize" => Op::Capitalize,
+            "trim" => Op::Trim,
+            "maxchars" => match arg(0).map(|a| a.trim().parse::<usize>()) {
+                Some(Ok(n)) => Op::MaxChars(n),
+                _ => Op::Invalid(
+                    "maxchars needs a whole number of characters, as in ^maxchars:20".to_owned(),
+                ),
+            },
+            "escapequotes" => Op::EscapeQuotes,
+            "escapehtml" => Op::EscapeHtml,
+            "urlencode" => Op::UrlEncode,
+            "rawurlencode" => Op::RawUrlEncode,
+            "base64encode" => Op::Base64Encode,
+            "base64decode" => Op::Base64Decode,
+            "md5" => Op::Md5,
+            "sha1" => Op::Sha1,
+            "replace" => match compile_regex(arg(0)) {
+                Ok(re) => Op::Replace(re),
+                Err(e) => Op::Invalid(e),
+            },
+            "contains" => match compile_regex(arg(0)) {
+                Ok(re) => Op::Contains(re),
+                Err(e) => Op::Invalid(e),
+            },
+            _ => Op::Unknown,
+        }
+    }
+
+    /// Applies the modifier to `value`. `Unknown` never reaches here: the keyword renders as
+    /// written before any modifier runs.
+    pub(crate) fn apply(&self, args: &[String], value: String) -> String {
+        let arg = |i: usize| args.get(i).map(String::as_str);
+        match self {
+            Op::JsonEncode => {
+                let mut out = String::with_capacity(value.len() + 2);
+                json_escape_into(&value, &mut out);
+                out
+            }
+            Op::Compare(cmp) => {
+                let other = arg(0).unwrap_or("");
+                let result = if cmp.holds(compare(&value, other)) {
+                    arg(1).unwrap_or("1")
+                } else {
+                    arg(2).unwrap_or("")
+                };
+                result.to_owned()
+            }
+            Op::Empty => {
+                if value.is_empty() {
+                    arg(0).unwrap_or("").to_owned()
+                } else {
+                    value
+                }
+            }
+            Op::NotEmpty => {
+                if value.is_empty() {
+                    value
+                } else {
+                    arg(0).unwrap_or("").to_owned()
+                }
+            }
+            Op::Lowercase => value.to_lowercase(),
+            Op::Uppercase => value.to_uppercase(),
+            Op::Capitalize => capitalize(&value),
+            Op::Trim => value.trim().to_owned(),
+            Op::MaxChars(n) => match value.char_indices().nth(*n) {
+                Some((cut, _)) => value[..cut].to_owned(),
+                None => value,
+            },
+            Op::EscapeQuotes => {
+                let mut out = String::with_capacity(value.len());
+                for c in value.chars() {
+                    if matches!(c, '"' | '\'' | '\\') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out
+            }
+            Op::EscapeHtml => {
+                let mut out = String::with_capacity(value.len());
+                for c in value.chars() {
+                    match c {
+                        '&' => out.push_str("&amp;"),
+                        '<' => out.push_str("&lt;"),
+                        '>' => out.push_str("&gt;"),
+                        '"' => out.push_str("&quot;"),
+                        '\'' => out.push_str("&#039;"),
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
+            Op::UrlEncode => {
+                let mut out = String::with_capacity(value.len());
+                for (i, piece) in value.split(' ').enumerate() {
+                    if i > 0 {
+                        out.push('+');
+                    }
+                    out.extend(utf8_percent_encode(piece, FORM_ESCAPED));
+                }
+                out
+            }
+            Op::RawUrlEncode => utf8_percent_encode(&value, RFC3986_ESCAPED).to_string(),
+            Op::Base64Encode => STANDARD.encode(value.as_bytes()),
+            // Invalid base64, or bytes that are not UTF-8 text, decode to the empty string: a
+            // predictable result that never passes garbage on to the next modifier.
+            Op::Base64Decode => LENIENT_BASE64
+                .decode(value.trim().as_bytes())
+                .or_else(|_| {
+                    general_purpose::URL_SAFE_NO_PAD.decode(value.trim().trim_end_matches('='))
+                })
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .unwrap_or_default(),
+            Op::Md5 => hex::encode(md5::Md5::digest(value.as_bytes())),
+            Op::Sha1 => hex::encode(sha1::Sha1::digest(value.as_bytes())),
+            Op::Replace(re) => re.replace_all(&value, arg(1).unwrap_or("")).into_owned(),
+            Op::Contains(re) => {
+                let result = if re.is_match(&value) {
+                    arg(1).unwrap_or("1")
+                } else {
+                    arg(2).unwrap_or("")
+                };
+                result.to_owned()
+            }
+            Op::Unknown | Op::Invalid(_) => value,
+        }
+    }
+}
+
+fn compile_regex(pattern: Option<&str>) -> Result<Regex, String> {
+    let pattern = match pattern {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err("needs a regular expression as its first argument".to_owned()),
+    };
+    if pattern.len() > REGEX_MAX_PATTERN_LEN {
+        return Err(format!(
+            "regular expression is longer than {REGEX_MAX_PATTERN_LEN} bytes: shorten it"
+        ));
+    }
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+        .build()
+        .map_err(|e| {
+            // The regex crate's messages span several lines; one line reads better in a warning.
+            let detail = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("invalid regular expression {pattern:?}: {detail}")
+        })
+}
+
+/// Compares numerically when both sides are numbers, as text otherwise. `None` only for numbers
+/// that cannot be ordered, which `as_number` already excludes.
+fn compare(a: &str, b: &str) -> Option<Ordering> {
+    match (as_number(a), as_number(b)) {
+        (Some(x), Some(y)) => x.partial_cmp(&y),
+        _ => Some(a.cmp(b)),
+    }
+}
+
+/// Reads a decimal number such as `10`, `-1.5` or `2e3`. Words that Rust's float parser accepts
+/// (`inf`, `NaN`) are deliberately not numbers here.
+fn as_number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let numeric_chars = t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    if t.is_empty() || !numeric_chars || !t.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Upper-cases the first letter of every whitespace-separated word and leaves the rest alone, as
+/// PHP's `ucwords` (which Matrix's `capitalize` follows) does.
+fn capitalize(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut at_word_start = true;
+    for c in value.chars() {
+        if at_word_start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        at_word_start = c.is_whitespace();
+    }
+    out
+}
+
+/// Escapes `value` as the content of a JSON string (without the quotes): `"` and `\` get a
+/// backslash, control characters their short escape or `\u00XX`. Other characters, including
+/// non-ASCII ones, stay as UTF-8, which JSON allows.
+fn json_escape_into(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
