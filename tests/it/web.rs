@@ -861,3 +861,187 @@ fn serve_refuses_a_bad_session_setting_and_a_missing_instance() {
         .run(None, &["serve", "--listen", "127.0.0.1:0"])
         .refused("no instance");
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON Web Token assets
+
+/// Every response of a JWT asset: `application/jwt`, `no-store`.
+#[track_caller]
+fn assert_jwt_headers(reply: &Reply) {
+    assert_eq!(
+        reply.header(header::CONTENT_TYPE),
+        "application/jwt",
+        "{reply:#?}"
+    );
+    assert_eq!(
+        reply.header(header::CACHE_CONTROL),
+        "no-store",
+        "{reply:#?}"
+    );
+}
+
+/// The JWT demo site of the package tests, plus `bob` who is denied read on the token.
+fn jwt_site() -> Env {
+    let env = Env::new();
+    crate::jwt::demo(&env);
+    env.add_user("bob", "user", &[]);
+    env.root(&[
+        "asset",
+        "grant",
+        "/demo/token",
+        "--user",
+        "bob",
+        "--perm",
+        "read",
+        "--deny",
+    ])
+    .ok();
+    env
+}
+
+#[tokio::test]
+async fn router_jwt_tokens_go_to_readers_only_with_jwt_headers_and_empty_refusals() {
+    let env = jwt_site();
+    let app = app(&env);
+    let alice = app.login("alice").await;
+
+    let ok = app.get("/demo/token", Some(&alice)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{ok:#?}");
+    assert_jwt_headers(&ok);
+    let claims = crate::jwt::verify_independently(&ok.body, crate::jwt::SECRET);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["given_name"], "Alice");
+    assert_eq!(claims["admin"], false);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+
+    // HEAD: the same headers and no body; POST: a token too.
+    let head = app
+        .send(
+            Request::head("/demo/token")
+                .header(header::COOKIE, &alice)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_jwt_headers(&head);
+    assert_eq!(head.body, "");
+    let post = app
+        .send(
+            Request::post("/demo/token")
+                .header(header::COOKIE, &alice)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(post.status, StatusCode::OK);
+    assert_jwt_headers(&post);
+    crate::jwt::verify_independently(&post.body, crate::jwt::SECRET);
+
+    // Basic works as well as the cookie.
+    let basic_reply = app
+        .send(
+            Request::get("/demo/token")
+                .header(header::AUTHORIZATION, basic("alice", &password("alice")))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(basic_reply.status, StatusCode::OK);
+    crate::jwt::verify_independently(&basic_reply.body, crate::jwt::SECRET);
+
+    // The public user never gets a token, nor does a user without read; the bodies are empty
+    // for every method.
+    let bob = app.login("bob").await;
+    for (who, cookie) in [("public", None), ("bob", Some(bob.as_str()))] {
+        for method in [Method::GET, Method::HEAD, Method::POST] {
+            let mut request = Request::builder().method(method.clone()).uri("/demo/token");
+            if let Some(cookie) = cookie {
+                request = request.header(header::COOKIE, cookie);
+            }
+            let reply = app.send(request.body(Body::empty()).unwrap()).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{who} {method}");
+            assert_jwt_headers(&reply);
+            assert_eq!(reply.body, "", "{who} {method}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn router_jwt_broken_configuration_is_500_with_an_empty_body() {
+    let env = jwt_site();
+    let app = app(&env);
+    let alice = app.login("alice").await;
+    assert_eq!(
+        app.get("/demo/token", Some(&alice)).await.status,
+        StatusCode::OK
+    );
+    // A payload that is not JSON after rendering; the server sees the change at once.
+    env.root(&[
+        "asset",
+        "set",
+        "/demo/token",
+        "--attr",
+        "payload=\"sub\": %globals_user_attribute_username%",
+    ])
+    .ok();
+    for method in [Method::GET, Method::HEAD, Method::POST] {
+        let reply = app
+            .send(
+                Request::builder()
+                    .method(method.clone())
+                    .uri("/demo/token")
+                    .header(header::COOKIE, &alice)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{method}");
+        assert_jwt_headers(&reply);
+        assert_eq!(reply.body, "", "{method}: no reason reaches the client");
+    }
+}
+
+#[tokio::test]
+async fn router_jwt_trashed_token_is_404() {
+    let env = jwt_site();
+    let app = app(&env);
+    let alice = app.login("alice").await;
+    env.root(&["asset", "trash", "/demo/token"]).ok();
+    assert_eq!(
+        app.get("/demo/token", Some(&alice)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn serve_issues_tokens_over_a_socket() {
+    let env = jwt_site();
+    let server = Server::start(&env, &[]);
+    let cookie = server.login("alice", &password("alice")).cookie();
+    let ok = server.get("/demo/token", &[("Cookie", &cookie)]);
+    assert_eq!(ok.status, 200, "{ok:#?}");
+    assert_eq!(ok.header("content-type"), Some("application/jwt"));
+    assert_eq!(ok.header("cache-control"), Some("no-store"));
+    crate::jwt::verify_independently(&ok.body, crate::jwt::SECRET);
+    let head = server.request("HEAD", "/demo/token", &[("Cookie", &cookie)], "");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("application/jwt"));
+    assert_eq!(head.body, "");
+    let public = server.get("/demo/token", &[]);
+    assert_eq!(public.status, 403);
+    assert_eq!(public.header("content-type"), Some("application/jwt"));
+    assert_eq!(public.header("content-length"), Some("0"));
+    assert_eq!(public.body, "");
+    let token = ok.body.clone();
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains(&token), "the log holds a token: {stderr}");
+    assert!(
+        !stderr.contains(crate::jwt::SECRET),
+        "the log holds the secret"
+    );
+}
