@@ -200,6 +200,16 @@ fn init_logging() {
 /// Binds `listen`, prints `listening on http://ADDR` (the bound address, so port 0 works) and
 /// serves the instance in `data_dir` until SIGINT or SIGTERM.
 pub async fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
+    serve_with(data_dir, listen, |_| {}).await
+}
+
+/// [`serve`], calling `on_ready` with the bound address just after the `listening on` line,
+/// so that a caller such as quickstart can print how to reach the server.
+pub async fn serve_with(
+    data_dir: &Path,
+    listen: &str,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     init_logging();
     let config = Config::from_env()?;
     let session_seconds = config.session_seconds;
@@ -216,6 +226,7 @@ pub async fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
     }
+    on_ready(addr);
     tracing::info!(%addr, data_dir = %data_dir.display(), session_seconds, "serving");
     axum::serve(
         listener,
@@ -230,11 +241,20 @@ pub async fn serve(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
 
 /// [`serve`] on a new multi-threaded runtime, for the command line.
 pub fn serve_blocking(data_dir: &Path, listen: &str) -> anyhow::Result<()> {
+    serve_blocking_with(data_dir, listen, |_| {})
+}
+
+/// [`serve_with`] on a new multi-threaded runtime.
+pub fn serve_blocking_with(
+    data_dir: &Path,
+    listen: &str,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
-        .block_on(serve(data_dir, listen))
+        .block_on(serve_with(data_dir, listen, on_ready))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
