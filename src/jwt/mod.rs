@@ -60,13 +60,35 @@ fn describe_time(unix: i64) -> String {
 /// Signs `claims` as an HS256 JWT: header `{"alg":"HS256","typ":"JWT"}`, base64url without
 /// padding, HMAC-SHA256 keyed with `secret`'s bytes.
 pub fn sign_hs256(claims: &Map<String, Value>, secret: &[u8]) -> String {
-    // Serialising a map of JSON values cannot fail: all keys are strings.
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
+    // Serialising a map of JSON values cannot fail: all keys are strings. The capacity fits
+    // typical payloads, so the buffer rarely grows.
+    let mut payload = Vec::with_capacity(256);
+    let _ = serde_json::to_writer(&mut payload, claims);
+    sign_payload(&payload, secret)
+}
+
+/// Renders `template` and issues its token in one pass, without building a claims map: the
+/// per-request path for the host. The token is byte for byte the one
+/// `issue(template.render(values)?, secret, now, expiry)` gives, and fails in the same cases.
+pub fn issue_from_template(
+    template: &ClaimsTemplate,
+    values: &dyn crate::keywords::Lookup,
+    secret: &[u8],
+    now: i64,
+    expiry: Option<u64>,
+) -> Result<String, ClaimsError> {
+    let mut payload = Vec::with_capacity(256);
+    template.write_claims_json(values, now, expiry, &mut payload)?;
+    Ok(sign_payload(&payload, secret))
+}
+
+/// Signs the JSON bytes of a payload under the fixed header.
+fn sign_payload(payload: &[u8], secret: &[u8]) -> String {
     let payload_b64_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
     let mut token = String::with_capacity(HEADER_B64.len() + payload_b64_len + 45);
     token.push_str(HEADER_B64);
     token.push('.');
-    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
     let mut mac = new_mac(secret);
     mac.update(token.as_bytes());
     let signature = mac.finalize().into_bytes();

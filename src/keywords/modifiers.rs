@@ -140,8 +140,11 @@ impl Op {
     pub(crate) fn apply(&self, args: &[String], value: String) -> String {
         let arg = |i: usize| args.get(i).map(String::as_str);
         match self {
+            // Most values need no escaping; returning them as they are saves an allocation on
+            // the per-request token path.
+            Op::JsonEncode if !value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => value,
             Op::JsonEncode => {
-                let mut out = String::with_capacity(value.len() + 2);
+                let mut out = String::with_capacity(value.len() + 8);
                 json_escape_into(&value, &mut out);
                 out
             }

@@ -267,6 +267,14 @@ fn keywords_in_names_are_refused() {
 }
 
 #[test]
+fn a_keyword_in_a_string_may_not_hold_a_quote() {
+    // Without this refusal the keyword would run on to the next `%` and swallow claim "b".
+    let message = compile_error(r#""a": "%asset_name^eq:1", "b": "%asset_name%""#);
+    assert!(message.contains("contains a double quote"), "{message}");
+    assert!(message.contains("outside the quotes"), "{message}");
+}
+
+#[test]
 fn duplicate_names_are_refused_at_every_depth() {
     let message = compile_error("\"a\": 1,\n\"a\": 2");
     assert_eq!(
