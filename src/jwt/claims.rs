@@ -181,21 +181,20 @@ impl ClaimsTemplate {
                 None => write_node(node, values, &mut scratch, out)?,
             }
         }
-        let mut extra = |name: &str, n: i64| {
+        let mut extra = |name_json: &[u8], n: i64| {
             if out.len() > 1 {
                 out.push(b',');
             }
-            write_json_str(out, name);
-            out.push(b':');
+            out.extend_from_slice(name_json);
             write_i64(out, n);
         };
         if !wrote_iat {
-            extra("iat", now);
+            extra(br#""iat":"#, now);
         }
         if let Some(exp) = exp
             && !wrote_exp
         {
-            extra("exp", exp);
+            extra(br#""exp":"#, exp);
         }
         out.push(b'}');
         Ok(())
@@ -303,13 +302,23 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
-fn write_json_str(out: &mut Vec<u8>, text: &str) {
-    let _ = serde_json::to_writer(&mut *out, text);
-}
-
+/// Writes `n` in decimal, as serde_json would, without going through `fmt`.
 fn write_i64(out: &mut Vec<u8>, n: i64) {
-    use std::io::Write as _;
-    let _ = write!(out, "{n}");
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Whether `content` is valid JSON string content written exactly as serde_json writes it: no

@@ -84,17 +84,30 @@ pub fn issue_from_template(
 
 /// Signs the JSON bytes of a payload under the fixed header.
 fn sign_payload(payload: &[u8], secret: &[u8]) -> String {
-    let payload_b64_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
-    let mut token = String::with_capacity(HEADER_B64.len() + payload_b64_len + 45);
-    token.push_str(HEADER_B64);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    // The token is built as bytes in one buffer sized up front, then checked as UTF-8 once;
+    // base64url output is ASCII, so that check cannot fail.
+    let payload_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
+    let signature_len = 43; // base64url of 32 bytes without padding
+    let mut token = Vec::with_capacity(HEADER_B64.len() + payload_len + signature_len + 2);
+    token.extend_from_slice(HEADER_B64.as_bytes());
+    token.push(b'.');
+    let start = token.len();
+    token.resize(start + payload_len, 0);
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(payload, &mut token[start..])
+        .unwrap_or(0);
+    token.truncate(start + written);
     let mut mac = new_mac(secret);
-    mac.update(token.as_bytes());
+    mac.update(&token);
     let signature = mac.finalize().into_bytes();
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    token
+    token.push(b'.');
+    let start = token.len();
+    token.resize(start + signature_len, 0);
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(signature, &mut token[start..])
+        .unwrap_or(0);
+    token.truncate(start + written);
+    String::from_utf8(token).unwrap_or_default()
 }
 
 fn new_mac(secret: &[u8]) -> HmacSha256 {
