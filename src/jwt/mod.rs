@@ -5,6 +5,11 @@
 //! `{"alg":"HS256","typ":"JWT"}`, and the verifier refuses every other `alg`, `none` included, so
 //! a token cannot choose how it is checked. The current time is always a parameter, which keeps
 //! this module free of clocks and its tests free of sleeps.
+//!
+//! The host compiles an asset's payload once ([`ClaimsTemplate::compile`], caching the result)
+//! and per request calls [`issue_from_template`], which renders and signs in one pass. The
+//! two-step form, [`ClaimsTemplate::render`] then [`issue`], gives the same token byte for byte
+//! and suits callers that want to look at the claims first.
 
 pub mod claims;
 
@@ -116,7 +121,9 @@ fn new_mac(secret: &[u8]) -> HmacSha256 {
 }
 
 /// Issues a token: `claims` plus `iat` = `now`, plus `exp` = `now + expiry` when an expiry is
-/// set. Both override claims of the same name from the template, as SPEC §7 says the expiry wins.
+/// set. `iat` always replaces a template `iat`; `exp` replaces a template `exp` only when an
+/// expiry is set (SPEC §7: the expiry wins), otherwise the template's `exp` is kept. A replaced
+/// claim keeps its place in the key order.
 pub fn issue(
     mut claims: Map<String, Value>,
     secret: &[u8],
