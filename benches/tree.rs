@@ -57,12 +57,20 @@ fn build(store: &mut Store) -> i64 {
                         store::grants::set(
                             tx,
                             id,
-                            &Grant { subject: Subject::AllUsers, perm: Perm::Read, deny: false },
+                            &Grant {
+                                subject: Subject::AllUsers,
+                                perm: Perm::Read,
+                                deny: false,
+                            },
                         )?;
                         store::grants::set(
                             tx,
                             id,
-                            &Grant { subject: Subject::User(user), perm: Perm::Write, deny: false },
+                            &Grant {
+                                subject: Subject::User(user),
+                                perm: Perm::Write,
+                                deny: false,
+                            },
                         )?;
                         next.push(id);
                     }
@@ -80,7 +88,10 @@ fn bench(c: &mut Criterion) {
     let user = build(&mut store);
     let conn = store.conn();
     let count: usize = store::assets::all(conn).unwrap().len();
-    assert_eq!(count, 2 + (1..=DEPTH).map(|d| FANOUT.pow(d as u32)).sum::<usize>());
+    assert_eq!(
+        count,
+        2 + (1..=DEPTH).map(|d| FANOUT.pow(d as u32)).sum::<usize>()
+    );
     let actor = Actor::user(store::users::by_id(conn, user).unwrap().unwrap());
     let path = "/d0-3/d1-7/d2-1/d3-9/d4-4";
     let leaf = assets::resolve_path(conn, path).unwrap().unwrap();
@@ -91,7 +102,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("resolve depth-5 path + read check", |b| {
         b.iter(|| {
-            let id = assets::resolve_path(conn, black_box(path)).unwrap().unwrap();
+            let id = assets::resolve_path(conn, black_box(path))
+                .unwrap()
+                .unwrap();
             assert!(perms::has(conn, &actor, id, Perm::Read).unwrap());
         })
     });

@@ -185,8 +185,10 @@ fn the_full_life_cycle() {
     env.root(&["package", "uninstall", "json-web-token"])
         .refused("/demo/token (live in the tree)");
     env.root(&["asset", "trash", "/demo/token"]).ok();
-    env.root(&["asset", "preview", "/demo/token"]).refused("no asset at web path /demo/token");
-    env.root(&["asset", "preview", &id.to_string(), "--for", "alice"]).refused("in the trash");
+    env.root(&["asset", "preview", "/demo/token"])
+        .refused("no asset at web path /demo/token");
+    env.root(&["asset", "preview", &id.to_string(), "--for", "alice"])
+        .refused("in the trash");
     env.root(&["package", "uninstall", "json-web-token"])
         .refused("(in the trash)");
     env.root(&["trash", "purge", "--all"]).ok();
