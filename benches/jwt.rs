@@ -6,7 +6,7 @@
 //! `render_and_issue_fused` is `jwt::issue_from_template`, which writes the same bytes without
 //! building a claims map and is what the host should call per request.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -24,7 +24,9 @@ const SECRET: &[u8] = b"a-realistic-shared-secret-of-48-bytes-0123456789";
 const NOW: i64 = 1_796_000_000;
 const EXPIRY: Option<u64> = Some(900);
 
-fn user_values() -> HashMap<String, String> {
+/// The values as the host passes them: a `BTreeMap` built per request by
+/// `behaviours::keyword_values`.
+fn user_values() -> BTreeMap<String, String> {
     [
         ("globals_user_attribute_username", "jsmith"),
         ("globals_user_attribute_first_name", "Jöhn \"Johnny\""),
