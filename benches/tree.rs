@@ -16,22 +16,7 @@ const DEPTH: usize = 5;
 fn build(store: &mut Store) -> i64 {
     store
         .write(|tx| {
-            for (id, name) in [(ROOT_ID, "root"), (assets::TRASH_ID, "trash")] {
-                store::assets::insert_with_id(
-                    tx,
-                    id,
-                    &NewAsset {
-                        type_code: "folder",
-                        type_version: None,
-                        name,
-                        parent_id: None,
-                        segment: "",
-                        link_type: LinkType::Hidden,
-                        status: Status::Live,
-                        created_by: None,
-                    },
-                )?;
-            }
+            assets::create_top_folders(tx)?;
             let user = store::users::insert(tx, "reader", Level::User, "unused")?;
             let mut level = vec![ROOT_ID];
             for depth in 0..DEPTH {
