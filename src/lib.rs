@@ -14,3 +14,4 @@ pub mod quickstart;
 pub mod store;
 pub mod types;
 pub mod users;
+pub mod web;

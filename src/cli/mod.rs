@@ -196,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Serve { listen } => crate::web::serve_blocking(&ctx.data_dir, &listen)?,
         Command::User(cmd) => user(&ctx, cmd)?,
         Command::Asset(cmd) => asset(&ctx, cmd)?,
         Command::Trash(cmd) => trash(&ctx, cmd)?,

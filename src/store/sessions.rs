@@ -29,3 +29,14 @@ pub fn delete(conn: &Connection, token_hash: &str) -> Result<()> {
 pub fn delete_expired(conn: &Connection, now: i64) -> Result<usize> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?)
 }
+
+/// The user and expiry time of a session that has not expired at `now`, so that a cache of
+/// sessions can tell when an entry stops holding.
+pub fn lookup(conn: &Connection, token_hash: &str, now: i64) -> Result<Option<(i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+    )?;
+    Ok(stmt
+        .query_row(params![token_hash, now], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}

@@ -5,3 +5,4 @@ mod core;
 mod jwt;
 mod packages;
 mod support;
+mod web;
