@@ -90,6 +90,27 @@ impl Status {
     }
 }
 
+/// Creates the root and trash folders of a new instance.
+pub fn create_top_folders(conn: &Connection) -> Result<()> {
+    for (id, name) in [(ROOT_ID, "Root Folder"), (TRASH_ID, "Trash")] {
+        store::assets::insert_with_id(
+            conn,
+            id,
+            &NewAsset {
+                type_code: "folder",
+                type_version: None,
+                name,
+                parent_id: None,
+                segment: "",
+                link_type: LinkType::Hidden,
+                status: Status::Live,
+                created_by: None,
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// What a secret attribute shows instead of its value.
 pub const MASK: &str = "********";
 

@@ -5,9 +5,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use crate::assets::{LinkType, ROOT_ID, Status, TRASH_ID};
 use crate::error::{Error, Result};
-use crate::store::{self, Store, assets::NewAsset};
+use crate::store::{self, Store};
 use crate::users;
 
 pub const DB_FILE: &str = "tessera.db";
@@ -46,22 +45,7 @@ impl Instance {
         {
             let mut store = Store::create(&staged_db)?;
             store.write(|tx| {
-                for (id, name) in [(ROOT_ID, "Root Folder"), (TRASH_ID, "Trash")] {
-                    store::assets::insert_with_id(
-                        tx,
-                        id,
-                        &NewAsset {
-                            type_code: "folder",
-                            type_version: None,
-                            name,
-                            parent_id: None,
-                            segment: "",
-                            link_type: LinkType::Hidden,
-                            status: Status::Live,
-                            created_by: None,
-                        },
-                    )?;
-                }
+                crate::assets::create_top_folders(tx)?;
                 store::set_meta(tx, "created_at", &store::now().to_string())?;
                 store::set_meta(tx, "created_by_version", env!("CARGO_PKG_VERSION"))?;
                 Ok::<_, Error>(())

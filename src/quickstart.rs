@@ -174,3 +174,18 @@ pub fn prepare(dir: &Path) -> Result<Summary> {
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_package_equals_a_build_of_its_source() {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("package/json-web-token");
+        let built = archive::build(&source).unwrap();
+        assert_eq!(bundled_jwt_package().unwrap(), built);
+        let package = archive::read(&built, &archive::Limits::default()).unwrap();
+        assert_eq!(package.manifest.name, "json-web-token");
+        assert_eq!(package.manifest.version.to_string(), "1.0.1");
+    }
+}

@@ -114,13 +114,8 @@ pub(super) fn token(
         },
     };
     let values = keyword_values(conn, req, asset)?;
-    match template.render(&values) {
-        Ok(claims) => Ok(Outcome::Token(jwt::issue(
-            claims,
-            secret.as_bytes(),
-            now,
-            expiry,
-        ))),
+    match jwt::issue_from_template(&template, &values, secret.as_bytes(), now, expiry) {
+        Ok(token) => Ok(Outcome::Token(token)),
         Err(e) => config_error(format!("asset {}: {e}", asset.id)),
     }
 }

@@ -37,6 +37,12 @@ pub enum Command {
     Init,
     /// Check the instance's consistency; exits 1 on any fault
     Check,
+    /// Make a ready instance (or reuse one) with the JSON Web Token package, a demo user and a
+    /// token at /demo/token, then serve it
+    Quickstart {
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: String,
+    },
     /// Serve the instance over HTTP until SIGINT or SIGTERM (TESSERA_SESSION_SECONDS sets the session length)
     Serve {
         /// The address to listen on; port 0 picks a free one

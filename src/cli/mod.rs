@@ -196,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Quickstart { listen } => quickstart(&ctx, &listen)?,
         Command::Serve { listen } => crate::web::serve_blocking(&ctx.data_dir, &listen)?,
         Command::User(cmd) => user(&ctx, cmd)?,
         Command::Asset(cmd) => asset(&ctx, cmd)?,
@@ -204,6 +205,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jwt(cmd) => jwt::run(&ctx, cmd)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `quickstart`: prepares the instance, prints what it made (passwords once), then serves and
+/// prints the curl line that fetches a token.
+fn quickstart(ctx: &Globals, listen: &str) -> anyhow::Result<()> {
+    let summary = crate::quickstart::prepare(&ctx.data_dir)?;
+    for note in &summary.notes {
+        println!("{note}");
+    }
+    if let Some(password) = &summary.root_password {
+        println!("root password (shown only now): {password}");
+    }
+    let demo = match &summary.demo_password {
+        Some(password) => {
+            println!("demo password (shown only now): {password}");
+            shell_quote(&format!("demo:{password}"))
+        }
+        None => {
+            println!(
+                "the user demo already existed: use the password printed when it was made, or set a \
+                 new one with: tessera --data-dir {} --as root user set demo --password",
+                ctx.data_dir.display()
+            );
+            "'demo:PASSWORD'".to_owned()
+        }
+    };
+    crate::web::serve_blocking_with(&ctx.data_dir, listen, |addr| {
+        println!("fetch a token for demo with:");
+        println!("  curl -u {demo} http://{addr}/demo/token");
+        println!("stop the server with Ctrl-C");
+    })
+}
+
+/// Quotes a word for a POSIX shell, so a printed command works when pasted.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 fn user(ctx: &Globals, cmd: UserCmd) -> anyhow::Result<()> {

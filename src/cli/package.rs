@@ -85,6 +85,11 @@ pub fn run(ctx: &Globals, cmd: PackageCmd) -> anyhow::Result<()> {
         }
         PackageCmd::History { name } => {
             let instance = ctx.open()?;
+            // The audit log names who did what: it is for system administrators.
+            let actor = ctx.logged_in_actor(&instance, "reading the package history")?;
+            crate::perms::require_level(&actor, crate::users::Level::SystemAdministrator, || {
+                "reading the package history".into()
+            })?;
             let entries: Vec<HistoryView> =
                 store::audit::list(instance.store.conn(), name.as_deref())?
                     .into_iter()

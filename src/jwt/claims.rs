@@ -12,7 +12,9 @@
 //! - Inside a string literal a keyword's rendered text is string *content*: the completed string
 //!   (literal text and rendered keywords, with JSON escapes) must be valid JSON string content, so
 //!   an unescaped `"` or a raw control character from a value is a render error, while
-//!   `^json_encode` output always fits.
+//!   `^json_encode` output always fits. A keyword inside a string may not contain a double quote
+//!   in its arguments, since JSON would read that quote as the end of the string; such keywords
+//!   belong in a bare value position, as in `"claim": %name^eq:1:"yes":"no"%`.
 //! - In a bare value position the rendered text (keywords plus adjacent literal text) must be
 //!   exactly one JSON scalar: a number, `true`, `false`, `null` or one complete string literal.
 //!
@@ -68,14 +70,23 @@ enum Node {
         claim: String,
         pieces: Vec<Piece>,
     },
-    Object(Vec<(String, Node)>),
+    Object(Vec<Member>),
     Array(Vec<Node>),
+}
+
+/// One `"name": value` pair of an object in the template.
+#[derive(Debug, Clone)]
+struct Member {
+    key: String,
+    /// The key serialised as a JSON string, quotes included, so rendering only copies it.
+    key_json: String,
+    node: Node,
 }
 
 /// A payload template compiled once and rendered for every token.
 #[derive(Debug, Clone)]
 pub struct ClaimsTemplate {
-    members: Vec<(String, Node)>,
+    members: Vec<Member>,
     keywords: Vec<Keyword>,
 }
 
@@ -118,7 +129,75 @@ impl ClaimsTemplate {
     /// Renders the claims for one request, keeping the template's key order.
     pub fn render(&self, values: &dyn Lookup) -> Result<Map<String, Value>, ClaimsError> {
         let mut scratch = String::new();
-        render_members(&self.members, values, &mut scratch)
+        let mut claims = Map::with_capacity(self.members.len() + 2);
+        // Room for the `iat` and `exp` that `issue` adds, so it never has to grow the map.
+        render_members_into(&self.members, values, &mut scratch, &mut claims)?;
+        Ok(claims)
+    }
+
+    /// Writes the claims as compact JSON to `out`, with `iat` = `now` and, when an expiry is set,
+    /// `exp` = `now + expiry`, without building a [`Map`]. The bytes are exactly what
+    /// [`crate::jwt::issue`] signs for `self.render(values)`, with the same errors; this is the
+    /// per-request fast path behind [`crate::jwt::issue_from_template`].
+    pub fn write_claims_json(
+        &self,
+        values: &dyn Lookup,
+        now: i64,
+        expiry: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ClaimsError> {
+        let exp = expiry.map(|e| now.saturating_add(i64::try_from(e).unwrap_or(i64::MAX)));
+        let mut scratch = String::new();
+        let (mut wrote_iat, mut wrote_exp) = (false, false);
+        out.push(b'{');
+        for (
+            i,
+            Member {
+                key,
+                key_json,
+                node,
+            },
+        ) in self.members.iter().enumerate()
+        {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key_json.as_bytes());
+            out.push(b':');
+            // Like `Map::insert` in `issue`, `iat` and `exp` replace a template value in place.
+            // The template value is still rendered so that both paths fail alike.
+            let replacement = match (key.as_str(), exp) {
+                ("iat", _) => Some(now),
+                ("exp", Some(exp)) => Some(exp),
+                _ => None,
+            };
+            match replacement {
+                Some(n) => {
+                    write_node(node, values, &mut scratch, &mut Vec::new())?;
+                    write_i64(out, n);
+                    wrote_iat |= key == "iat";
+                    wrote_exp |= key == "exp";
+                }
+                None => write_node(node, values, &mut scratch, out)?,
+            }
+        }
+        let mut extra = |name_json: &[u8], n: i64| {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(name_json);
+            write_i64(out, n);
+        };
+        if !wrote_iat {
+            extra(br#""iat":"#, now);
+        }
+        if let Some(exp) = exp
+            && !wrote_exp
+        {
+            extra(br#""exp":"#, exp);
+        }
+        out.push(b'}');
+        Ok(())
     }
 
     /// The keyword names used, in order of appearance.
@@ -132,16 +211,19 @@ impl ClaimsTemplate {
     }
 }
 
-fn render_members(
-    members: &[(String, Node)],
+fn render_members_into(
+    members: &[Member],
     values: &dyn Lookup,
     scratch: &mut String,
-) -> Result<Map<String, Value>, ClaimsError> {
-    let mut map = Map::with_capacity(members.len());
-    for (key, node) in members {
-        map.insert(key.clone(), render_node(node, values, scratch)?);
+    map: &mut Map<String, Value>,
+) -> Result<(), ClaimsError> {
+    for member in members {
+        map.insert(
+            member.key.clone(),
+            render_node(&member.node, values, scratch)?,
+        );
     }
-    Ok(map)
+    Ok(())
 }
 
 fn render_node(
@@ -151,60 +233,202 @@ fn render_node(
 ) -> Result<Value, ClaimsError> {
     match node {
         Node::Const(value) => Ok(value.clone()),
-        Node::Object(members) => Ok(Value::Object(render_members(members, values, scratch)?)),
+        Node::Object(members) => {
+            let mut map = Map::with_capacity(members.len());
+            render_members_into(members, values, scratch, &mut map)?;
+            Ok(Value::Object(map))
+        }
         Node::Array(items) => items
             .iter()
             .map(|item| render_node(item, values, scratch))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
-        Node::Str { claim, pieces } => {
-            scratch.clear();
-            scratch.push('"');
-            let content_start = scratch.len();
-            render_pieces(pieces, values, scratch);
-            let content_end = scratch.len();
-            scratch.push('"');
-            // serde_json reads exactly one string here; an unescaped quote in the content ends it
-            // early and leaves trailing text, which it refuses, so no value can escape the string.
-            serde_json::from_str::<String>(scratch)
-                .map(Value::String)
-                .map_err(|_| ClaimsError::Render {
-                    claim: claim.clone(),
-                    message: format!(
-                        "payload string for {claim:?} rendered to {:?}, which is not valid JSON \
-                         string content (an unescaped quote, backslash or control character): \
-                         add ^json_encode to its keywords",
-                        shorten(&scratch[content_start..content_end])
-                    ),
-                })
-        }
-        Node::Bare { claim, pieces } => {
-            scratch.clear();
-            render_pieces(pieces, values, scratch);
-            // serde_json refuses trailing text, so two values or a value plus more claims fail
-            // here; objects and arrays parse but are refused, since they would add structure.
-            match serde_json::from_str::<Value>(scratch) {
-                Ok(value) if !value.is_object() && !value.is_array() => Ok(value),
-                _ => Err(ClaimsError::Render {
-                    claim: claim.clone(),
-                    message: format!(
-                        "payload value for {claim:?} rendered to {:?}, which is not one JSON \
-                         value: check the keyword and its modifiers",
-                        shorten(scratch)
-                    ),
-                }),
-            }
-        }
+        Node::Str { claim, pieces } => string_value(render_pieces(pieces, values), claim, scratch),
+        Node::Bare { claim, pieces } => bare_value(render_pieces(pieces, values), claim),
     }
 }
 
-fn render_pieces(pieces: &[Piece], values: &dyn Lookup, out: &mut String) {
+/// Writes `node` as compact JSON, byte for byte as serde_json would serialise its rendered value.
+fn write_node(
+    node: &Node,
+    values: &dyn Lookup,
+    scratch: &mut String,
+    out: &mut Vec<u8>,
+) -> Result<(), ClaimsError> {
+    match node {
+        Node::Const(value) => write_value(out, value),
+        Node::Object(members) => {
+            out.push(b'{');
+            for (i, member) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(member.key_json.as_bytes());
+                out.push(b':');
+                write_node(&member.node, values, scratch, out)?;
+            }
+            out.push(b'}');
+        }
+        Node::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_node(item, values, scratch, out)?;
+            }
+            out.push(b']');
+        }
+        Node::Str { claim, pieces } => {
+            let content = render_pieces(pieces, values);
+            if is_canonical(&content) {
+                // Canonical content is exactly what serde_json would write for its value.
+                out.push(b'"');
+                out.extend_from_slice(content.as_bytes());
+                out.push(b'"');
+            } else {
+                write_value(out, &string_value(content, claim, scratch)?);
+            }
+        }
+        Node::Bare { claim, pieces } => {
+            write_value(out, &bare_value(render_pieces(pieces, values), claim)?);
+        }
+    }
+    Ok(())
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    // Writing JSON values to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Writes `n` in decimal, as serde_json would, without going through `fmt`.
+fn write_i64(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Whether `content` is valid JSON string content written exactly as serde_json writes it: no
+/// raw quote or control character, and only the escapes serde_json itself uses (`\"`, `\\`,
+/// `\b`, `\f`, `\n`, `\r`, `\t`, and `\u00xx` in lowercase for other control characters).
+/// `^json_encode` output always is, so it can be copied to the payload without re-parsing.
+fn is_canonical(content: &str) -> bool {
+    let bytes = content.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return false,
+            b if b < 0x20 => return false,
+            b'\\' => match bytes.get(i + 1) {
+                Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    let Some(&[b'0', b'0', hi, lo]) = bytes.get(i + 2..i + 6) else {
+                        return false;
+                    };
+                    let hex = |d: u8| match d {
+                        b'0'..=b'9' => Some(d - b'0'),
+                        b'a'..=b'f' => Some(d - b'a' + 10),
+                        _ => None,
+                    };
+                    let (Some(hi), Some(lo)) = (hex(hi), hex(lo)) else {
+                        return false;
+                    };
+                    let code = hi * 16 + lo;
+                    // Characters with a short escape, and non-control ones, are written otherwise.
+                    if code >= 0x20 || matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                        return false;
+                    }
+                    i += 6;
+                }
+                _ => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// Whether `content` needs no JSON escaping: no quote, backslash or control character.
+fn is_plain(content: &str) -> bool {
+    !content.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
+/// Turns the rendered content of a string literal into its value, refusing content that is not
+/// valid JSON string content.
+fn string_value(content: String, claim: &str, scratch: &mut String) -> Result<Value, ClaimsError> {
+    // Content without quotes, backslashes or control characters is its own value: no escapes to
+    // resolve and nothing that could end the string. This is the common case and costs no copy.
+    if is_plain(&content) {
+        return Ok(Value::String(content));
+    }
+    scratch.clear();
+    scratch.push('"');
+    scratch.push_str(&content);
+    scratch.push('"');
+    // serde_json reads exactly one string here; an unescaped quote in the content ends it early
+    // and leaves trailing text, which it refuses, so no value can escape the string.
+    serde_json::from_str::<String>(scratch)
+        .map(Value::String)
+        .map_err(|_| ClaimsError::Render {
+            claim: claim.to_owned(),
+            message: format!(
+                "payload string for {claim:?} rendered to {:?}, which is not valid JSON string \
+                 content (an unescaped quote, backslash or control character): add ^json_encode \
+                 to its keywords",
+                shorten(&content)
+            ),
+        })
+}
+
+/// Turns the rendered text of a bare value into exactly one JSON scalar.
+fn bare_value(text: String, claim: &str) -> Result<Value, ClaimsError> {
+    match text.trim_matches([' ', '\t', '\n', '\r']) {
+        "true" => return Ok(Value::Bool(true)),
+        "false" => return Ok(Value::Bool(false)),
+        "null" => return Ok(Value::Null),
+        _ => {}
+    }
+    // serde_json refuses trailing text, so two values or a value plus more claims fail here;
+    // objects and arrays parse but are refused, since they would add structure.
+    match serde_json::from_str::<Value>(&text) {
+        Ok(value) if !value.is_object() && !value.is_array() => Ok(value),
+        _ => Err(ClaimsError::Render {
+            claim: claim.to_owned(),
+            message: format!(
+                "payload value for {claim:?} rendered to {:?}, which is not one JSON value: \
+                 check the keyword and its modifiers",
+                shorten(&text)
+            ),
+        }),
+    }
+}
+
+/// Renders literal text and keywords; a lone keyword's value is returned without a copy.
+fn render_pieces(pieces: &[Piece], values: &dyn Lookup) -> String {
+    if let [Piece::Hole(keyword)] = pieces {
+        return keyword.render(values);
+    }
+    let mut out = String::new();
     for piece in pieces {
         match piece {
             Piece::Text(text) => out.push_str(text),
-            Piece::Hole(keyword) => keyword.render_into(values, out),
+            Piece::Hole(keyword) => keyword.render_into(values, &mut out),
         }
     }
+    out
 }
 
 /// Cuts rendered text for an error message, on a character boundary.
@@ -260,12 +484,8 @@ impl Parser<'_> {
 
     /// Parses `"name": value` pairs up to `close` (or the end of the text when `close` is
     /// `None`, for a payload written without its outer braces). The opening brace is consumed.
-    fn members(
-        &mut self,
-        close: Option<u8>,
-        path: &str,
-    ) -> Result<Vec<(String, Node)>, ClaimsError> {
-        let mut members: Vec<(String, Node)> = Vec::new();
+    fn members(&mut self, close: Option<u8>, path: &str) -> Result<Vec<Member>, ClaimsError> {
+        let mut members: Vec<Member> = Vec::new();
         let mut comma_at: Option<usize> = None;
         loop {
             self.skip_ws();
@@ -290,7 +510,7 @@ impl Parser<'_> {
             }
             let key_at = self.pos;
             let key = self.key()?;
-            if members.iter().any(|(k, _)| *k == key) {
+            if members.iter().any(|m| m.key == key) {
                 return Err(self.error_at(
                     key_at,
                     format!("claim {key:?} is written twice: keep one of them"),
@@ -309,8 +529,13 @@ impl Parser<'_> {
             } else {
                 format!("{path}.{key}")
             };
-            let value = self.value(&claim)?;
-            members.push((key, value));
+            let node = self.value(&claim)?;
+            let key_json = serde_json::to_string(&key).unwrap_or_default();
+            members.push(Member {
+                key,
+                key_json,
+                node,
+            });
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -424,6 +649,16 @@ impl Parser<'_> {
                             return Err(self.error(format!(
                                 "keyword {} in a claim name: claim names must be written out, \
                                  keywords may only stand in values",
+                                keyword.raw
+                            )));
+                        }
+                        // Read as JSON, that quote would end the string, so a keyword holding
+                        // one would silently swallow whatever the author meant to follow it.
+                        if keyword.raw.contains('"') {
+                            return Err(self.error(format!(
+                                "keyword {} inside a string contains a double quote, which would \
+                                 end the string: write the keyword outside the quotes, as in \
+                                 \"claim\": %name^eq:1:\"yes\":\"no\"%",
                                 keyword.raw
                             )));
                         }

@@ -5,6 +5,11 @@
 //! `{"alg":"HS256","typ":"JWT"}`, and the verifier refuses every other `alg`, `none` included, so
 //! a token cannot choose how it is checked. The current time is always a parameter, which keeps
 //! this module free of clocks and its tests free of sleeps.
+//!
+//! The host compiles an asset's payload once ([`ClaimsTemplate::compile`], caching the result)
+//! and per request calls [`issue_from_template`], which renders and signs in one pass. The
+//! two-step form, [`ClaimsTemplate::render`] then [`issue`], gives the same token byte for byte
+//! and suits callers that want to look at the claims first.
 
 pub mod claims;
 
@@ -60,19 +65,54 @@ fn describe_time(unix: i64) -> String {
 /// Signs `claims` as an HS256 JWT: header `{"alg":"HS256","typ":"JWT"}`, base64url without
 /// padding, HMAC-SHA256 keyed with `secret`'s bytes.
 pub fn sign_hs256(claims: &Map<String, Value>, secret: &[u8]) -> String {
-    // Serialising a map of JSON values cannot fail: all keys are strings.
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
-    let payload_b64_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
-    let mut token = String::with_capacity(HEADER_B64.len() + payload_b64_len + 45);
-    token.push_str(HEADER_B64);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    // Serialising a map of JSON values cannot fail: all keys are strings. The capacity fits
+    // typical payloads, so the buffer rarely grows.
+    let mut payload = Vec::with_capacity(256);
+    let _ = serde_json::to_writer(&mut payload, claims);
+    sign_payload(&payload, secret)
+}
+
+/// Renders `template` and issues its token in one pass, without building a claims map: the
+/// per-request path for the host. The token is byte for byte the one
+/// `issue(template.render(values)?, secret, now, expiry)` gives, and fails in the same cases.
+pub fn issue_from_template(
+    template: &ClaimsTemplate,
+    values: &dyn crate::keywords::Lookup,
+    secret: &[u8],
+    now: i64,
+    expiry: Option<u64>,
+) -> Result<String, ClaimsError> {
+    let mut payload = Vec::with_capacity(256);
+    template.write_claims_json(values, now, expiry, &mut payload)?;
+    Ok(sign_payload(&payload, secret))
+}
+
+/// Signs the JSON bytes of a payload under the fixed header.
+fn sign_payload(payload: &[u8], secret: &[u8]) -> String {
+    // The token is built as bytes in one buffer sized up front, then checked as UTF-8 once;
+    // base64url output is ASCII, so that check cannot fail.
+    let payload_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
+    let signature_len = 43; // base64url of 32 bytes without padding
+    let mut token = Vec::with_capacity(HEADER_B64.len() + payload_len + signature_len + 2);
+    token.extend_from_slice(HEADER_B64.as_bytes());
+    token.push(b'.');
+    let start = token.len();
+    token.resize(start + payload_len, 0);
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(payload, &mut token[start..])
+        .unwrap_or(0);
+    token.truncate(start + written);
     let mut mac = new_mac(secret);
-    mac.update(token.as_bytes());
+    mac.update(&token);
     let signature = mac.finalize().into_bytes();
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    token
+    token.push(b'.');
+    let start = token.len();
+    token.resize(start + signature_len, 0);
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(signature, &mut token[start..])
+        .unwrap_or(0);
+    token.truncate(start + written);
+    String::from_utf8(token).unwrap_or_default()
 }
 
 fn new_mac(secret: &[u8]) -> HmacSha256 {
@@ -81,7 +121,9 @@ fn new_mac(secret: &[u8]) -> HmacSha256 {
 }
 
 /// Issues a token: `claims` plus `iat` = `now`, plus `exp` = `now + expiry` when an expiry is
-/// set. Both override claims of the same name from the template, as SPEC §7 says the expiry wins.
+/// set. `iat` always replaces a template `iat`; `exp` replaces a template `exp` only when an
+/// expiry is set (SPEC §7: the expiry wins), otherwise the template's `exp` is kept. A replaced
+/// claim keeps its place in the key order.
 pub fn issue(
     mut claims: Map<String, Value>,
     secret: &[u8],

@@ -368,3 +368,95 @@ fn decode_explains_malformed_tokens() {
         }
     }
 }
+
+/// The two ways of issuing a token from a template, which must agree byte for byte.
+fn both_paths(
+    template: &str,
+    values: &HashMap<String, String>,
+    expiry: Option<u64>,
+) -> (Result<String, ClaimsError>, Result<String, ClaimsError>) {
+    let compiled = ClaimsTemplate::compile(template).unwrap();
+    let two_step = compiled
+        .render(values)
+        .map(|claims| issue(claims, SECRET, 1_000, expiry));
+    let fused = issue_from_template(&compiled, values, SECRET, 1_000, expiry);
+    (two_step, fused)
+}
+
+fn string_map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn fused_issue_matches_render_then_issue() {
+    let values = string_map(&[("a", "Zoë \"Z\" \\ \u{1} 日本"), ("n", "1.50"), ("w", "1")]);
+    let templates = [
+        r#""sub": "%a^json_encode%", "admin": %w^eq:1:true:false%"#,
+        r#"{"iat": 5, "x": {"y": [%n%, "%a^json_encode%", null, 1e2, "\u00e9"]}, "exp": 7, "z": {}}"#,
+        r#""exp": 7"#,
+        r#""iat": "%a^json_encode%", "k": "plain %w% text""#,
+        "",
+    ];
+    for template in templates {
+        for expiry in [None, Some(60)] {
+            let (two_step, fused) = both_paths(template, &values, expiry);
+            let two_step = two_step.unwrap();
+            assert_eq!(fused.unwrap(), two_step, "{template} {expiry:?}");
+            // A template `exp` of 7 is long past, so check the signature at time 0.
+            verify_hs256(&two_step, SECRET, 0).unwrap();
+        }
+    }
+    // Escapes serde_json writes differently must not be copied as they are.
+    for raw in [
+        r"\/",
+        r"\u00e9",
+        r"\u001F",
+        r"\u000a",
+        r"\u0041",
+        r"\u001f\n\t\\",
+    ] {
+        let values = string_map(&[("a", raw)]);
+        let (two_step, fused) = both_paths(r#""t": "<%a%>""#, &values, None);
+        assert_eq!(fused.unwrap(), two_step.unwrap(), "{raw}");
+    }
+    // iat and exp replace template values in place, in both paths.
+    let (token, _) = both_paths(r#""iat": 5, "x": 1, "exp": 7"#, &values, Some(60));
+    let claims = decode(&token.unwrap()).unwrap().claims;
+    let order: Vec<&String> = claims.as_object().unwrap().keys().collect();
+    assert_eq!(order, ["iat", "x", "exp"]);
+    assert_eq!(claims, json!({"iat": 1_000, "x": 1, "exp": 1_060}));
+}
+
+#[test]
+fn fused_issue_fails_like_render() {
+    let values = string_map(&[("a", r#"", "admin": true, "x": ""#), ("w", "{}")]);
+    for template in [r#""a": "%a%""#, r#""w": %w%"#, r#""iat": %w%"#] {
+        let (two_step, fused) = both_paths(template, &values, Some(60));
+        assert!(two_step.is_err(), "{template}");
+        assert_eq!(fused, two_step, "{template}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Over arbitrary values the fused path and render-then-issue give the same token or the
+    /// same error.
+    #[test]
+    fn fused_issue_agrees_with_two_step(
+        a in proptest::prelude::any::<String>(),
+        n in "[-+0-9.eE \"a-z{}\\[\\],]{0,12}",
+    ) {
+        let values = string_map(&[("a", &a), ("n", &n)]);
+        for template in [
+            r#""s": "%a^json_encode%", "t": "%a%", "n": %n%"#,
+            r#"{"o": {"l": ["x%a%y", %n%]}, "iat": "%a^json_encode%"}"#,
+        ] {
+            let (two_step, fused) = both_paths(template, &values, Some(60));
+            proptest::prop_assert_eq!(fused, two_step);
+        }
+    }
+}

@@ -169,27 +169,30 @@ impl Keyword {
         parse::keyword_at(text, start)
     }
 
-    /// Renders this keyword, appending to `out`.
-    pub fn render_into(&self, values: &dyn Lookup, out: &mut String) {
+    /// The keyword's modified value, or `None` when it is left as written (an unknown keyword
+    /// or an unknown modifier). The looked-up string flows through the modifiers without a copy.
+    pub fn value(&self, values: &dyn Lookup) -> Option<String> {
         if self.modifiers.iter().any(|m| !m.is_known()) {
-            out.push_str(&self.raw);
-            return;
+            return None;
         }
-        let Some(mut value) = values.lookup(&self.name) else {
-            out.push_str(&self.raw);
-            return;
-        };
+        let mut value = values.lookup(&self.name)?;
         for modifier in &self.modifiers {
             value = modifier.op.apply(&modifier.args, value);
         }
-        out.push_str(&value);
+        Some(value)
     }
 
-    /// Renders this keyword to a new string.
+    /// Renders this keyword, appending to `out`.
+    pub fn render_into(&self, values: &dyn Lookup, out: &mut String) {
+        match self.value(values) {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&self.raw),
+        }
+    }
+
+    /// Renders this keyword to a string: its value, or its raw text when left as written.
     pub fn render(&self, values: &dyn Lookup) -> String {
-        let mut out = String::new();
-        self.render_into(values, &mut out);
-        out
+        self.value(values).unwrap_or_else(|| self.raw.clone())
     }
 
     /// The configuration problems of this keyword's modifiers.

@@ -140,8 +140,11 @@ impl Op {
     pub(crate) fn apply(&self, args: &[String], value: String) -> String {
         let arg = |i: usize| args.get(i).map(String::as_str);
         match self {
+            // Most values need no escaping; returning them as they are saves an allocation on
+            // the per-request token path.
+            Op::JsonEncode if !value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => value,
             Op::JsonEncode => {
-                let mut out = String::with_capacity(value.len() + 2);
+                let mut out = String::with_capacity(value.len() + 8);
                 json_escape_into(&value, &mut out);
                 out
             }
@@ -266,6 +269,11 @@ fn compile_regex(pattern: Option<&str>) -> Result<Regex, String> {
 /// Compares numerically when both sides are numbers, as text otherwise. `None` only for numbers
 /// that cannot be ordered, which `as_number` already excludes.
 fn compare(a: &str, b: &str) -> Option<Ordering> {
+    // Identical text is equal under either reading, which spares parsing in the common
+    // `^eq:1:true:false` case.
+    if a == b {
+        return Some(Ordering::Equal);
+    }
     match (as_number(a), as_number(b)) {
         (Some(x), Some(y)) => x.partial_cmp(&y),
         _ => Some(a.cmp(b)),
@@ -305,19 +313,28 @@ fn capitalize(value: &str) -> String {
 /// backslash, control characters their short escape or `\u00XX`. Other characters, including
 /// non-ASCII ones, stay as UTF-8, which JSON allows.
 fn json_escape_into(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Every character that needs escaping is ASCII, so runs between them are copied as slices
+    // (always on char boundaries) instead of char by char.
+    let mut copied_to = 0;
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&value[copied_to..i]);
+        if short.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(short);
         }
+        copied_to = i + 1;
     }
+    out.push_str(&value[copied_to..]);
 }

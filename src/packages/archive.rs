@@ -567,18 +567,42 @@ impl PackageArchive {
             }
             let mut out = options.open(&target)?;
             out.write_all(&file.data)?;
-            out.sync_all()?;
         }
-        // Deepest first, so each directory's entry in its parent is synced after its contents.
-        let mut created_dirs: Vec<PathBuf> = created_dirs.into_iter().collect();
-        created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        for d in created_dirs.iter().map(PathBuf::as_path).chain([dir]) {
-            sync_dir(d)?;
-        }
-        Ok(())
+        sync_tree(dir)
     }
 }
 
+/// Makes every file and directory written under `dir` durable. On Linux one `syncfs` flushes
+/// the whole file system at once, which costs what a single `sync` after `tar xzf` costs;
+/// syncing thousands of files one by one costs many times more. Elsewhere each file and
+/// directory is synced in turn.
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let handle = fs::File::open(dir)?;
+        // SAFETY: syncfs takes a file descriptor, which `handle` keeps open for the call.
+        if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // Contents first, so each directory's entries are synced after what they name.
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                sync_tree(&path)?;
+            } else {
+                fs::File::open(&path)?.sync_all()?;
+            }
+        }
+        sync_dir(dir)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
 /// Makes a directory's entries durable. Windows cannot open directories as files and has no
 /// equivalent need, so this is a no-op there.
 fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -20,7 +20,7 @@ use super::archive::{self, Limits, PackageArchive};
 use super::manifest::Manifest;
 use crate::assets;
 use crate::error::{Error, Result};
-use crate::instance::{Instance, sync_dir};
+use crate::instance::{Instance, InstanceLock, sync_dir};
 use crate::perms::require_level;
 use crate::store::{self, audit::AuditEntry, packages::PackageRow};
 use crate::users::{Actor, Level};
@@ -45,6 +45,16 @@ impl Action {
             Action::Upgrade => "upgrade",
             Action::Uninstall => "uninstall",
         }
+    }
+
+    /// How a permission refusal names the attempt.
+    fn attempt(self) -> String {
+        match self {
+            Action::Install => "installing a package",
+            Action::Upgrade => "upgrading a package",
+            Action::Uninstall => "uninstalling a package",
+        }
+        .to_owned()
     }
 }
 
@@ -358,6 +368,73 @@ pub fn check_files(instance: &Instance) -> Result<Vec<String>> {
     Ok(faults)
 }
 
+/// The first steps of install and upgrade: the level check (before anything is read from the
+/// archive), the lock, start-up cleanup, and reading the archive. Refusals are audited.
+fn open_archive(
+    instance: &mut Instance,
+    actor: &Actor,
+    action: Action,
+    file: &Path,
+    pin: Option<&str>,
+) -> Result<(PackageArchive, InstanceLock)> {
+    if let Err(e) = require_level(actor, Level::SystemAdministrator, || action.attempt()) {
+        return Err(refused(instance, actor, action, None, None, e));
+    }
+    let bytes = match read_file(file) {
+        Ok(bytes) => bytes,
+        Err(e) => return Err(refused(instance, actor, action, None, None, e)),
+    };
+    let lock = instance.lock()?;
+    remove_unreferenced(instance)?;
+    fault_point("locked");
+    match read_archive(&bytes, pin) {
+        Ok(archive) => Ok((archive, lock)),
+        Err(e) => {
+            let sha256 = archive::sha256_hex(&bytes);
+            Err(refused(instance, actor, action, None, Some(sha256), e))
+        }
+    }
+}
+
+/// The last steps of install and upgrade: stage the files, then switch the database to the
+/// new package row and types, migrate assets and write the audit entry, in one transaction.
+fn commit_package(
+    instance: &mut Instance,
+    actor: &Actor,
+    archive: &PackageArchive,
+    migrated: &[(i64, BTreeMap<String, String>)],
+    entry: AuditEntry,
+) -> Result<()> {
+    let m = &archive.manifest;
+    let dir_name = package_dir_name(m, &archive.sha256);
+    stage(instance, archive, &dir_name)?;
+    let row = PackageRow {
+        name: m.name.clone(),
+        version: m.version.to_string(),
+        description: m.description.clone(),
+        manifest: m.to_toml(),
+        sha256: archive.sha256.clone(),
+        dir: dir_name,
+        installed_at: store::now(),
+        installed_by: actor.audit_name(),
+    };
+    instance.store.write(|tx| {
+        store::packages::put(tx, &row)?;
+        store::packages::set_types(tx, &m.name, &m.types)?;
+        for (id, attributes) in migrated {
+            store::assets::replace_attributes(tx, *id, attributes)?;
+            store::assets::set_type_version(tx, *id, &row.version)?;
+        }
+        store::audit::append(tx, &entry)?;
+        fault_point("before-commit");
+        Ok::<_, Error>(())
+    })?;
+    fault_point("committed");
+    // After an upgrade, the old version's files are unreferenced now.
+    remove_unreferenced(instance)?;
+    Ok(())
+}
+
 /// `package install`.
 pub fn install(
     instance: &mut Instance,
@@ -366,22 +443,9 @@ pub fn install(
     pin: Option<&str>,
     dry_run: bool,
 ) -> Result<Plan> {
-    // The level is checked before anything is read from the archive.
-    if let Err(e) = require_level(actor, Level::SystemAdministrator, || {
-        "installing a package".into()
-    }) {
-        return Err(refused(instance, actor, Action::Install, None, None, e));
-    }
-    let bytes = &match read_file(file) {
-        Ok(bytes) => bytes,
-        Err(e) => return Err(refused(instance, actor, Action::Install, None, None, e)),
-    };
-    let _lock = instance.lock()?;
-    remove_unreferenced(instance)?;
-    fault_point("locked");
-    let sha256 = archive::sha256_hex(bytes);
-    let checked = read_archive(bytes, pin).and_then(|archive| {
-        let m = &archive.manifest;
+    let (archive, _lock) = open_archive(instance, actor, Action::Install, file, pin)?;
+    let m = &archive.manifest;
+    let checked = (|| {
         if let Some(existing) = store::packages::get(instance.store.conn(), &m.name)? {
             return Err(Error::conflict(format!(
                 "package {} is already installed at version {}: use tessera package upgrade",
@@ -389,32 +453,25 @@ pub fn install(
             )));
         }
         check_requirements(instance, m)?;
-        check_type_codes(instance, m)?;
-        Ok(archive)
-    });
-    let archive = match checked {
-        Ok(a) => a,
-        Err(e) => {
-            let name = archive::read(bytes, &Limits::default())
-                .ok()
-                .map(|a| a.manifest.name);
-            return Err(refused(
-                instance,
-                actor,
-                Action::Install,
-                name.as_deref(),
-                Some(sha256),
-                e,
-            ));
-        }
-    };
-    let m = &archive.manifest;
+        check_type_codes(instance, m)
+    })();
+    if let Err(e) = checked {
+        let sha256 = Some(archive.sha256.clone());
+        return Err(refused(
+            instance,
+            actor,
+            Action::Install,
+            Some(&m.name),
+            sha256,
+            e,
+        ));
+    }
     let plan = Plan {
         action: Action::Install,
         package: m.name.clone(),
         from: None,
         to: Some(m.version.to_string()),
-        sha256: Some(sha256.clone()),
+        sha256: Some(archive.sha256.clone()),
         files: file_list(&archive),
         types_added: m.types.iter().map(|t| t.code.clone()).collect(),
         types_kept: vec![],
@@ -422,40 +479,20 @@ pub fn install(
         assets: vec![],
         dry_run,
     };
-    if dry_run {
-        return Ok(plan);
+    if !dry_run {
+        let entry = audit_entry(
+            actor,
+            (
+                "install",
+                Some(&m.name),
+                None,
+                plan.to.clone(),
+                plan.sha256.clone(),
+            ),
+            "done".into(),
+        );
+        commit_package(instance, actor, &archive, &[], entry)?;
     }
-    let dir_name = package_dir_name(m, &sha256);
-    stage(instance, &archive, &dir_name)?;
-    let row = PackageRow {
-        name: m.name.clone(),
-        version: m.version.to_string(),
-        description: m.description.clone(),
-        manifest: m.to_toml(),
-        sha256: sha256.clone(),
-        dir: dir_name,
-        installed_at: store::now(),
-        installed_by: actor.audit_name(),
-    };
-    let entry = audit_entry(
-        actor,
-        (
-            "install",
-            Some(&m.name),
-            None,
-            plan.to.clone(),
-            Some(sha256),
-        ),
-        "done".into(),
-    );
-    instance.store.write(|tx| {
-        store::packages::put(tx, &row)?;
-        store::packages::set_types(tx, &m.name, &m.types)?;
-        store::audit::append(tx, &entry)?;
-        fault_point("before-commit");
-        Ok::<_, Error>(())
-    })?;
-    fault_point("committed");
     Ok(plan)
 }
 
@@ -468,94 +505,43 @@ pub fn upgrade(
     pin: Option<&str>,
     dry_run: bool,
 ) -> Result<Plan> {
-    // The level is checked before anything is read from the archive.
-    if let Err(e) = require_level(actor, Level::SystemAdministrator, || {
-        "upgrading a package".into()
-    }) {
-        return Err(refused(instance, actor, Action::Upgrade, None, None, e));
-    }
-    let bytes = &match read_file(file) {
-        Ok(bytes) => bytes,
-        Err(e) => return Err(refused(instance, actor, Action::Upgrade, None, None, e)),
-    };
-    let _lock = instance.lock()?;
-    remove_unreferenced(instance)?;
-    fault_point("locked");
-    let sha256 = archive::sha256_hex(bytes);
-    let planned = read_archive(bytes, pin)
-        .and_then(|archive| plan_upgrade(instance, archive, &sha256, dry_run));
-    let (archive, old, plan, migrated) = match planned {
+    let (archive, _lock) = open_archive(instance, actor, Action::Upgrade, file, pin)?;
+    let (old, plan, migrated) = match plan_upgrade(instance, &archive, dry_run) {
         Ok(p) => p,
         Err(e) => {
-            let name = archive::read(bytes, &Limits::default())
-                .ok()
-                .map(|a| a.manifest.name);
+            let (name, sha256) = (archive.manifest.name.clone(), archive.sha256.clone());
             return Err(refused(
                 instance,
                 actor,
                 Action::Upgrade,
-                name.as_deref(),
+                Some(&name),
                 Some(sha256),
                 e,
             ));
         }
     };
-    if dry_run {
-        return Ok(plan);
+    if !dry_run {
+        let entry = audit_entry(
+            actor,
+            (
+                "upgrade",
+                Some(&plan.package),
+                Some(old.version),
+                plan.to.clone(),
+                plan.sha256.clone(),
+            ),
+            format!("done: {} asset(s) migrated", migrated.len()),
+        );
+        commit_package(instance, actor, &archive, &migrated, entry)?;
     }
-    let m = &archive.manifest;
-    let dir_name = package_dir_name(m, &sha256);
-    stage(instance, &archive, &dir_name)?;
-    let row = PackageRow {
-        name: m.name.clone(),
-        version: m.version.to_string(),
-        description: m.description.clone(),
-        manifest: m.to_toml(),
-        sha256: sha256.clone(),
-        dir: dir_name,
-        installed_at: store::now(),
-        installed_by: actor.audit_name(),
-    };
-    let entry = audit_entry(
-        actor,
-        (
-            "upgrade",
-            Some(&m.name),
-            Some(old.version.clone()),
-            plan.to.clone(),
-            Some(sha256),
-        ),
-        format!("done: {} asset(s) migrated", migrated.len()),
-    );
-    let version = m.version.to_string();
-    instance.store.write(|tx| {
-        store::packages::put(tx, &row)?;
-        store::packages::set_types(tx, &m.name, &m.types)?;
-        for (id, attributes) in &migrated {
-            store::assets::replace_attributes(tx, *id, attributes)?;
-            store::assets::set_type_version(tx, *id, &version)?;
-        }
-        store::audit::append(tx, &entry)?;
-        fault_point("before-commit");
-        Ok::<_, Error>(())
-    })?;
-    fault_point("committed");
-    // The old version's files are unreferenced now.
-    remove_unreferenced(instance)?;
     Ok(plan)
 }
 
-type UpgradePlan = (
-    PackageArchive,
-    PackageRow,
-    Plan,
-    Vec<(i64, BTreeMap<String, String>)>,
-);
+type UpgradePlan = (PackageRow, Plan, Vec<(i64, BTreeMap<String, String>)>);
 
 fn plan_upgrade(
     instance: &Instance,
-    archive: PackageArchive,
-    sha256: &str,
+    archive: &PackageArchive,
     dry_run: bool,
 ) -> Result<UpgradePlan> {
     let m = &archive.manifest;
@@ -632,8 +618,8 @@ fn plan_upgrade(
         package: m.name.clone(),
         from: Some(old.version.clone()),
         to: Some(m.version.to_string()),
-        sha256: Some(sha256.to_owned()),
-        files: file_list(&archive),
+        sha256: Some(archive.sha256.clone()),
+        files: file_list(archive),
         types_added: new_codes
             .iter()
             .filter(|c| !old_codes.contains(c))
@@ -648,7 +634,7 @@ fn plan_upgrade(
         assets: affected,
         dry_run,
     };
-    Ok((archive, old, plan, migrated))
+    Ok((old, plan, migrated))
 }
 
 /// `package uninstall`: refused while any asset of the package's types exists (live or in the
@@ -660,7 +646,7 @@ pub fn uninstall(
     dry_run: bool,
 ) -> Result<Plan> {
     if let Err(e) = require_level(actor, Level::SystemAdministrator, || {
-        "uninstalling a package".into()
+        Action::Uninstall.attempt()
     }) {
         return Err(refused(
             instance,

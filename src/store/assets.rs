@@ -121,13 +121,24 @@ pub fn of_types(conn: &Connection, codes: &[String]) -> Result<Vec<AssetRow>> {
 }
 
 pub fn insert(conn: &Connection, new: &NewAsset<'_>) -> Result<i64> {
+    insert_row(conn, None, new)
+}
+
+/// Inserts an asset with a chosen id; only for the root and trash folders of a new instance.
+pub fn insert_with_id(conn: &Connection, id: i64, new: &NewAsset<'_>) -> Result<()> {
+    insert_row(conn, Some(id), new).map(|_| ())
+}
+
+/// Inserts an asset; with no id given, SQLite picks the next one.
+fn insert_row(conn: &Connection, id: Option<i64>, new: &NewAsset<'_>) -> Result<i64> {
     let now = super::now();
     conn.prepare_cached(
-        "INSERT INTO assets (type_code, type_version, name, parent_id, segment, link_type, status,
-                             created_at, updated_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+        "INSERT INTO assets (id, type_code, type_version, name, parent_id, segment, link_type,
+                             status, created_at, updated_at, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
     )?
     .execute(params![
+        id,
         new.type_code,
         new.type_version,
         new.name,
@@ -139,29 +150,6 @@ pub fn insert(conn: &Connection, new: &NewAsset<'_>) -> Result<i64> {
         new.created_by,
     ])?;
     Ok(conn.last_insert_rowid())
-}
-
-/// Inserts an asset with a chosen id; only for the root and trash folders of a new instance.
-pub fn insert_with_id(conn: &Connection, id: i64, new: &NewAsset<'_>) -> Result<()> {
-    let now = super::now();
-    conn.execute(
-        "INSERT INTO assets (id, type_code, type_version, name, parent_id, segment, link_type,
-                             status, created_at, updated_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
-        params![
-            id,
-            new.type_code,
-            new.type_version,
-            new.name,
-            new.parent_id,
-            new.segment,
-            new.link_type.as_str(),
-            new.status.as_str(),
-            now,
-            new.created_by,
-        ],
-    )?;
-    Ok(())
 }
 
 pub fn set_name(conn: &Connection, id: i64, name: &str) -> Result<()> {

@@ -4,5 +4,6 @@
 mod core;
 mod jwt;
 mod packages;
+mod quickstart;
 mod support;
 mod web;

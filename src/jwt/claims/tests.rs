@@ -267,6 +267,14 @@ fn keywords_in_names_are_refused() {
 }
 
 #[test]
+fn a_keyword_in_a_string_may_not_hold_a_quote() {
+    // Without this refusal the keyword would run on to the next `%` and swallow claim "b".
+    let message = compile_error(r#""a": "%asset_name^eq:1", "b": "%asset_name%""#);
+    assert!(message.contains("contains a double quote"), "{message}");
+    assert!(message.contains("outside the quotes"), "{message}");
+}
+
+#[test]
 fn duplicate_names_are_refused_at_every_depth() {
     let message = compile_error("\"a\": 1,\n\"a\": 2");
     assert_eq!(
@@ -386,5 +394,27 @@ proptest! {
         let claims = ClaimsTemplate::compile(SEED).unwrap().render(&values).unwrap();
         prop_assert_eq!(&claims["given_name"], &json!(first));
         prop_assert_eq!(&claims["family_name"], &json!(last));
+    }
+}
+
+#[test]
+fn integers_are_written_like_display() {
+    for n in [0, 7, -5, 10, 1_796_000_900, i64::MIN, i64::MAX] {
+        let mut out = Vec::new();
+        write_i64(&mut out, n);
+        assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+    }
+}
+
+#[test]
+fn canonical_content_is_what_serde_json_writes() {
+    for text in ["plain", "q\"b\\", "\u{1}\u{1f}\n\t\r\u{8}\u{c}", "é/日"] {
+        let written = serde_json::to_string(text).unwrap();
+        assert!(is_canonical(&written[1..written.len() - 1]), "{written}");
+    }
+    for content in [
+        r"\/", r"\u00e9", r"\u001F", r"\u000a", "\"", "\n", r"\x", r"\u00",
+    ] {
+        assert!(!is_canonical(content), "{content}");
     }
 }
