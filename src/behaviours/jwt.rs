@@ -4,13 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rusqlite::Connection;
-
-use super::{Outcome, Requester, keyword_values};
+use super::{Outcome, Target};
 use crate::error::{Error, Result};
 use crate::jwt::{self, claims::ClaimsTemplate};
 use crate::keywords;
-use crate::store::assets::AssetRow;
 use crate::types::Behaviour;
 
 /// RFC 7518 §3.2: an HS256 key should be at least as long as the hash output.
@@ -79,22 +76,17 @@ pub fn check_config(attributes: &BTreeMap<String, String>) -> Result<Vec<String>
     Ok(warnings)
 }
 
-fn config_error(reason: String) -> Result<Outcome> {
-    Ok(Outcome::ConfigError {
+fn config_error(reason: String) -> Outcome {
+    Outcome::ConfigError {
         behaviour: Behaviour::JsonWebToken,
         reason,
-    })
+    }
 }
 
 /// Issues a token to the requester. The caller has checked that the requester is logged in
 /// and may read the asset.
-pub(super) fn token(
-    conn: &Connection,
-    req: &Requester<'_>,
-    asset: &AssetRow,
-    attributes: &BTreeMap<String, String>,
-    now: i64,
-) -> Result<Outcome> {
+pub(super) fn token(target: &Target, values: &BTreeMap<String, String>, now: i64) -> Outcome {
+    let (asset, attributes) = (&target.asset, &target.attributes);
     let secret = attributes.get("secret").map_or("", String::as_str);
     if secret.is_empty() {
         return config_error(format!("asset {} has no secret", asset.id));
@@ -113,9 +105,8 @@ pub(super) fn token(
             }
         },
     };
-    let values = keyword_values(conn, req, asset)?;
-    match jwt::issue_from_template(&template, &values, secret.as_bytes(), now, expiry) {
-        Ok(token) => Ok(Outcome::Token(token)),
+    match jwt::issue_from_template(&template, values, secret.as_bytes(), now, expiry) {
+        Ok(token) => Outcome::Token(token),
         Err(e) => config_error(format!("asset {}: {e}", asset.id)),
     }
 }

@@ -6,7 +6,8 @@
 pub mod jwt;
 mod page;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -56,25 +57,139 @@ pub enum Outcome {
     },
 }
 
-/// Serves the live asset at a web path.
-pub fn serve_path(conn: &Connection, req: &Requester<'_>, path: &str, now: i64) -> Result<Outcome> {
-    match assets::resolve_path(conn, path)? {
-        Some(id) if id != assets::ROOT_ID || path == "/" => match store::assets::get(conn, id)? {
-            Some(row) => serve(conn, req, &row, now),
-            None => Ok(Outcome::NotFound),
-        },
-        _ => Ok(Outcome::NotFound),
+/// Everything serving an asset needs to know about it, read in one go so that it can be
+/// cached: the row, its type, its attributes, its grants and its web path.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub asset: AssetRow,
+    /// `None` when no installed package provides the type any more.
+    pub ty: Option<assets::KnownType>,
+    pub attributes: BTreeMap<String, String>,
+    pub grants: Vec<perms::Grant>,
+    pub path: String,
+}
+
+impl Target {
+    pub fn load(conn: &Connection, asset: AssetRow) -> Result<Target> {
+        Ok(Target {
+            ty: assets::find_type(conn, &asset.type_code)?,
+            attributes: store::assets::attributes(conn, asset.id)?,
+            grants: store::grants::on_asset(conn, asset.id)?,
+            path: assets::locate(conn, &asset)?.path,
+            asset,
+        })
     }
 }
 
-/// Serves one asset to a requester, checking read permission and status first.
+/// What one database connection remembers between requests: targets by web path and users'
+/// attributes. The owner must call [`ServeCache::clear`] whenever the database may have
+/// changed (the web server does so when SQLite's `data_version` moves), since nothing here
+/// notices changes by itself.
+#[derive(Default)]
+pub struct ServeCache {
+    targets: HashMap<String, Option<Arc<Target>>>,
+    users: HashMap<i64, Arc<BTreeMap<String, String>>>,
+}
+
+/// Past this many entries a cache map starts afresh: a crude bound that keeps memory flat
+/// whatever paths clients ask for.
+const CACHE_CAPACITY: usize = 10_000;
+
+impl ServeCache {
+    pub fn clear(&mut self) {
+        self.targets.clear();
+        self.users.clear();
+    }
+
+    fn target(&mut self, conn: &Connection, path: &str) -> Result<Option<Arc<Target>>> {
+        if let Some(found) = self.targets.get(path) {
+            return Ok(found.clone());
+        }
+        let found = match live_asset_at(conn, path)? {
+            Some(asset) => Some(Arc::new(Target::load(conn, asset)?)),
+            None => None,
+        };
+        if self.targets.len() >= CACHE_CAPACITY {
+            self.targets.clear();
+        }
+        self.targets.insert(path.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    fn user_attributes(
+        &mut self,
+        conn: &Connection,
+        actor: &Actor,
+    ) -> Result<Arc<BTreeMap<String, String>>> {
+        let Some(user) = &actor.user else {
+            return Ok(Arc::default());
+        };
+        if let Some(found) = self.users.get(&user.id) {
+            return Ok(Arc::clone(found));
+        }
+        let found = Arc::new(store::users::attributes(conn, user.id)?);
+        if self.users.len() >= CACHE_CAPACITY {
+            self.users.clear();
+        }
+        self.users.insert(user.id, Arc::clone(&found));
+        Ok(found)
+    }
+}
+
+fn live_asset_at(conn: &Connection, path: &str) -> Result<Option<AssetRow>> {
+    match assets::resolve_path(conn, path)? {
+        // The root folder answers only at `/` itself, not at `//` or other spellings.
+        Some(id) if id != assets::ROOT_ID || path == "/" => store::assets::get(conn, id),
+        _ => Ok(None),
+    }
+}
+
+/// Serves the live asset at a web path, reading through `cache`.
+pub fn serve_path(
+    conn: &Connection,
+    cache: &mut ServeCache,
+    req: &Requester<'_>,
+    path: &str,
+    now: i64,
+) -> Result<Outcome> {
+    let Some(target) = cache.target(conn, path)? else {
+        return Ok(Outcome::NotFound);
+    };
+    let user_attributes = cache.user_attributes(conn, req.actor)?;
+    serve_target(conn, req, &target, &user_attributes, now)
+}
+
+/// Serves one asset to a requester, reading everything afresh (for `asset preview`).
 pub fn serve(
     conn: &Connection,
     req: &Requester<'_>,
     asset: &AssetRow,
     now: i64,
 ) -> Result<Outcome> {
-    let Some(ty) = assets::find_type(conn, &asset.type_code)? else {
+    let target = Target::load(conn, asset.clone())?;
+    let user_attributes = match &req.actor.user {
+        Some(user) => store::users::attributes(conn, user.id)?,
+        None => BTreeMap::new(),
+    };
+    serve_target(conn, req, &target, &user_attributes, now)
+}
+
+/// What the requester may do with the target.
+struct Access {
+    write: bool,
+    admin: bool,
+}
+
+/// Serves a target, checking read permission and status first.
+fn serve_target(
+    conn: &Connection,
+    req: &Requester<'_>,
+    target: &Target,
+    user_attributes: &BTreeMap<String, String>,
+    now: i64,
+) -> Result<Outcome> {
+    let asset = &target.asset;
+    let Some(ty) = &target.ty else {
         // The type's package is gone; the asset cannot behave as anything.
         return Ok(Outcome::NotFound);
     };
@@ -83,39 +198,47 @@ pub fn serve(
     if behaviour == Behaviour::JsonWebToken && req.actor.user.is_none() {
         return forbidden("the public user never gets a token: log in".into());
     }
-    if !perms::has(conn, req.actor, asset.id, Perm::Read)? {
+    let allows = |perm| perms::allows(req.actor, &target.grants, perm);
+    if !allows(Perm::Read) {
         return forbidden(format!("no read permission on asset {}", asset.id));
     }
-    if asset.status != Status::Live && !perms::has(conn, req.actor, asset.id, Perm::Write)? {
+    let access = Access {
+        write: allows(Perm::Write),
+        admin: allows(Perm::Admin),
+    };
+    if asset.status != Status::Live && !access.write {
         return forbidden(format!(
             "asset {} is under construction and only users with write permission see it",
             asset.id
         ));
     }
-    let attributes = store::assets::attributes(conn, asset.id)?;
+    let values = || keyword_values(req, target, user_attributes, &access);
     match behaviour {
-        Behaviour::Folder => page::folder(conn, req, asset),
-        Behaviour::Page => page::page(conn, req, asset, &attributes),
-        Behaviour::JsonWebToken => jwt::token(conn, req, asset, &attributes, now),
+        Behaviour::Folder => page::folder(conn, req, target),
+        Behaviour::Page => Ok(page::page(target, &values())),
+        Behaviour::JsonWebToken => Ok(jwt::token(target, &values(), now)),
     }
 }
 
 /// The keyword values every behaviour offers for a requester and an asset.
-pub fn keyword_values(
-    conn: &Connection,
+fn keyword_values(
     req: &Requester<'_>,
-    asset: &AssetRow,
-) -> Result<BTreeMap<String, String>> {
+    target: &Target,
+    user_attributes: &BTreeMap<String, String>,
+    access: &Access,
+) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     if let Some(user) = &req.actor.user {
-        let attributes = store::users::attributes(conn, user.id)?;
-        let full_name = [attributes.get("first_name"), attributes.get("last_name")]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let full_name = [
+            user_attributes.get("first_name"),
+            user_attributes.get("last_name"),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
         values.insert("globals_user_assetid".into(), user.id.to_string());
         values.insert(
             "globals_user_name".into(),
@@ -129,25 +252,19 @@ pub fn keyword_values(
         for key in ["first_name", "last_name", "email"] {
             values.insert(format!("globals_user_attribute_{key}"), String::new());
         }
-        for (key, value) in attributes {
-            values.insert(format!("globals_user_attribute_{key}"), value);
+        for (key, value) in user_attributes {
+            values.insert(format!("globals_user_attribute_{key}"), value.clone());
         }
     }
-    let location = assets::locate(conn, asset)?;
+    let asset = &target.asset;
     values.insert("asset_assetid".into(), asset.id.to_string());
     values.insert("asset_name".into(), asset.name.clone());
     values.insert(
         "asset_url".into(),
-        format!("{}{}", req.base_url, location.path),
+        format!("{}{}", req.base_url, target.path),
     );
     let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
-    values.insert(
-        "asset_has_write_access".into(),
-        flag(perms::has(conn, req.actor, asset.id, Perm::Write)?),
-    );
-    values.insert(
-        "asset_has_admin_access".into(),
-        flag(perms::has(conn, req.actor, asset.id, Perm::Admin)?),
-    );
-    Ok(values)
+    values.insert("asset_has_write_access".into(), flag(access.write));
+    values.insert("asset_has_admin_access".into(), flag(access.admin));
+    values
 }

@@ -7,12 +7,12 @@ use std::fmt::Write;
 
 use rusqlite::Connection;
 
-use super::{Outcome, Requester, keyword_values};
-use crate::assets::{self, LinkType, Status};
+use super::{Outcome, Requester, Target};
+use crate::assets::{LinkType, Status};
 use crate::error::Result;
 use crate::keywords::{Segment, Template};
 use crate::perms::{self, Perm};
-use crate::store::{self, assets::AssetRow};
+use crate::store;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(text: &str) -> String {
@@ -37,9 +37,9 @@ fn document(title: &str, body: &str) -> String {
     )
 }
 
-pub(super) fn folder(conn: &Connection, req: &Requester<'_>, asset: &AssetRow) -> Result<Outcome> {
-    let base = assets::locate(conn, asset)?.path;
-    let base = base.trim_end_matches('/');
+pub(super) fn folder(conn: &Connection, req: &Requester<'_>, target: &Target) -> Result<Outcome> {
+    let asset = &target.asset;
+    let base = target.path.trim_end_matches('/');
     let mut body = format!("<h1>{}</h1>\n<ul>\n", escape_html(&asset.name));
     for child in store::assets::children(conn, asset.id)? {
         let listed = child.link_type == LinkType::Menu
@@ -58,22 +58,16 @@ pub(super) fn folder(conn: &Connection, req: &Requester<'_>, asset: &AssetRow) -
     Ok(Outcome::Html(document(&asset.name, &body)))
 }
 
-pub(super) fn page(
-    conn: &Connection,
-    req: &Requester<'_>,
-    asset: &AssetRow,
-    attributes: &BTreeMap<String, String>,
-) -> Result<Outcome> {
+pub(super) fn page(target: &Target, values: &BTreeMap<String, String>) -> Outcome {
     // The content is the administrator's HTML; the values put into it come from users, so each
     // keyword's output is escaped as it is inserted (after its modifiers ran on the raw value).
-    let values = keyword_values(conn, req, asset)?;
-    let content = attributes.get("content").map_or("", String::as_str);
+    let content = target.attributes.get("content").map_or("", String::as_str);
     let mut rendered = String::with_capacity(content.len());
     for segment in Template::parse(content).segments() {
         match segment {
             Segment::Literal(text) => rendered.push_str(text),
-            Segment::Keyword(keyword) => rendered.push_str(&escape_html(&keyword.render(&values))),
+            Segment::Keyword(keyword) => rendered.push_str(&escape_html(&keyword.render(values))),
         }
     }
-    Ok(Outcome::Html(document(&asset.name, &rendered)))
+    Outcome::Html(document(&target.asset.name, &rendered))
 }

@@ -82,11 +82,9 @@ pub async fn serve(
                 actor: &actor,
                 base_url: &base_url,
             };
+            let (db, cache) = conn.for_serving();
             Ok(Served::Outcome(behaviours::serve_path(
-                conn.conn(),
-                &req,
-                &path,
-                now,
+                db, cache, &req, &path, now,
             )?))
         })
         .await;

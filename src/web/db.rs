@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Semaphore;
 
+use crate::behaviours::ServeCache;
 use crate::error::Result;
 use crate::store::{Store, users::UserRow};
 
@@ -35,6 +36,8 @@ pub struct Conn {
     /// hash up in a map is no timing oracle for the secret value: an attacker would need a
     /// preimage of the hash to make use of it.
     sessions: HashMap<[u8; 32], CachedSession>,
+    /// What serving assets read: targets by path and users' attributes.
+    serve: ServeCache,
 }
 
 impl Conn {
@@ -45,6 +48,7 @@ impl Conn {
             store,
             data_version,
             sessions: HashMap::new(),
+            serve: ServeCache::default(),
         })
     }
 
@@ -56,11 +60,17 @@ impl Conn {
         self.store.conn()
     }
 
+    /// The connection with its serving cache, for `behaviours::serve_path`.
+    pub fn for_serving(&mut self) -> (&rusqlite::Connection, &mut ServeCache) {
+        (self.store.conn(), &mut self.serve)
+    }
+
     /// Drops the caches if anyone else has committed since the last look.
     fn refresh(&mut self) -> Result<()> {
         let version = data_version(&self.store)?;
         if version != self.data_version {
             self.sessions.clear();
+            self.serve.clear();
             self.data_version = version;
         }
         Ok(())
