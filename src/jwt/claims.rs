@@ -280,21 +280,54 @@ fn write_node(
             out.push(b']');
         }
         Node::Str { claim, pieces } => {
-            let content = render_pieces(pieces, values);
-            if is_canonical(&content) {
-                // Canonical content is exactly what serde_json would write for its value.
-                out.push(b'"');
-                out.extend_from_slice(content.as_bytes());
+            // The content is rendered straight into `out` after the opening quote. If it is
+            // canonical (always so for `^json_encode` holes between canonical text), it is
+            // exactly what serde_json would write for its value and only the closing quote is
+            // missing; otherwise it is taken back out and goes the general way.
+            let quote_at = out.len();
+            out.push(b'"');
+            for piece in pieces {
+                match piece {
+                    Piece::Text(text) => out.extend_from_slice(text.as_bytes()),
+                    Piece::Hole(keyword) => keyword.render_into_bytes(values, out),
+                }
+            }
+            if is_canonical(&out[quote_at + 1..]) {
                 out.push(b'"');
             } else {
+                // Every piece appended was a `&str`, so the content is UTF-8.
+                let content = String::from_utf8_lossy(&out[quote_at + 1..]).into_owned();
+                out.truncate(quote_at);
                 write_value(out, &string_value(content, claim, scratch)?);
             }
         }
         Node::Bare { claim, pieces } => {
-            write_value(out, &bare_value(render_pieces(pieces, values), claim)?);
+            if let [Piece::Hole(keyword)] = pieces.as_slice()
+                && let Some(value) = keyword.value(values)
+                && let Some(json) = bare_literal(&value)
+            {
+                out.extend_from_slice(json.as_bytes());
+            } else {
+                write_value(out, &bare_value(render_pieces(pieces, values), claim)?);
+            }
         }
     }
     Ok(())
+}
+
+/// The JSON that serde_json writes for `bare_value(text)`, when that is `text` itself, trimmed:
+/// `true`, `false`, `null`, or an unsigned integer of at most 19 digits without a leading zero
+/// (which serde_json reads as a `u64` and writes back digit for digit). `None` sends the text
+/// the general way, through serde_json; this only spares that round trip for the common cases.
+fn bare_literal(text: &str) -> Option<&str> {
+    let trimmed = text.trim_matches([' ', '\t', '\n', '\r']);
+    let bytes = trimmed.as_bytes();
+    let integer = match bytes {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.len() < 19 && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    (integer || matches!(trimmed, "true" | "false" | "null")).then_some(trimmed)
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value) {
@@ -325,8 +358,9 @@ fn write_i64(out: &mut Vec<u8>, n: i64) {
 /// raw quote or control character, and only the escapes serde_json itself uses (`\"`, `\\`,
 /// `\b`, `\f`, `\n`, `\r`, `\t`, and `\u00xx` in lowercase for other control characters).
 /// `^json_encode` output always is, so it can be copied to the payload without re-parsing.
-fn is_canonical(content: &str) -> bool {
-    let bytes = content.as_bytes();
+/// It takes the bytes of a `str`, as the claims writer holds them.
+fn is_canonical(content: impl AsRef<[u8]>) -> bool {
+    let bytes = content.as_ref();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
