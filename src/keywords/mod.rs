@@ -221,20 +221,29 @@ impl Keyword {
     /// Renders this keyword, appending its UTF-8 bytes to `out`: the same text as
     /// [`Keyword::render_into`]. A final `json_encode` escapes straight into `out`, with no
     /// escaped copy in between; the claims writer uses this for every string hole.
-    pub(crate) fn render_into_bytes(&self, values: &dyn Lookup, out: &mut Vec<u8>) {
+    ///
+    /// Returns whether the appended bytes are `json_encode` output, which is JSON string
+    /// content exactly as serde_json writes it, so the caller need not check them again.
+    pub(crate) fn render_into_bytes(&self, values: &dyn Lookup, out: &mut Vec<u8>) -> bool {
         if let [init @ .., last] = self.modifiers.as_slice()
             && matches!(last.op, Op::JsonEncode)
         {
-            match self.value_through(init, values) {
-                Some(value) => modifiers::json_escape_into_bytes(&value, out),
-                None => out.extend_from_slice(self.raw.as_bytes()),
-            }
-            return;
+            return match self.value_through(init, values) {
+                Some(value) => {
+                    modifiers::json_escape_into_bytes(&value, out);
+                    true
+                }
+                None => {
+                    out.extend_from_slice(self.raw.as_bytes());
+                    false
+                }
+            };
         }
         match self.value(values) {
             Some(value) => out.extend_from_slice(value.as_bytes()),
             None => out.extend_from_slice(self.raw.as_bytes()),
         }
+        false
     }
 
     /// Renders this keyword to a string: its value, or its raw text when left as written.

@@ -334,7 +334,7 @@ fn capitalize(value: &str) -> String {
 
 /// Whether `value` has a character that JSON string content must escape.
 pub(crate) fn needs_json_escape(value: &str) -> bool {
-    value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+    value.bytes().any(|b| JSON_ESCAPES[usize::from(b)] != 0)
 }
 
 /// Escapes `value` as the content of a JSON string (without the quotes): `"` and `\` get a
@@ -351,6 +351,27 @@ pub(crate) fn json_escape_into_bytes(value: &str, out: &mut Vec<u8>) {
     json_escape_with(value, |piece| out.extend_from_slice(piece.as_bytes()));
 }
 
+/// For each byte, the letter of its JSON escape (`n` for a line feed, written `\n`; `"` for a
+/// quote, written `\"`), `u` for the control characters written as `\u00xx`, and 0 for bytes
+/// written as they are.
+/// A table lookup per byte keeps the scan of values that need no escape cheap.
+static JSON_ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
 /// Feeds the escaped form of `value` to `push`, piece by piece.
 fn json_escape_with(value: &str, mut push: impl FnMut(&str)) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -358,20 +379,15 @@ fn json_escape_with(value: &str, mut push: impl FnMut(&str)) {
     // (always on char boundaries) instead of char by char.
     let mut copied_to = 0;
     for (i, &b) in value.as_bytes().iter().enumerate() {
-        let short = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            b if b < 0x20 => "",
-            _ => continue,
-        };
+        let letter = JSON_ESCAPES[usize::from(b)];
+        if letter == 0 {
+            continue;
+        }
         push(&value[copied_to..i]);
-        if short.is_empty() {
-            let escape = [
+        let unicode;
+        let short;
+        let escape: &[u8] = if letter == b'u' {
+            unicode = [
                 b'\\',
                 b'u',
                 b'0',
@@ -379,11 +395,13 @@ fn json_escape_with(value: &str, mut push: impl FnMut(&str)) {
                 HEX[usize::from(b >> 4)],
                 HEX[usize::from(b & 0xf)],
             ];
-            // All six bytes are ASCII.
-            push(std::str::from_utf8(&escape).unwrap_or_default());
+            &unicode
         } else {
-            push(short);
-        }
+            short = [b'\\', letter];
+            &short
+        };
+        // Escapes are ASCII, so this is always `Ok`.
+        push(std::str::from_utf8(escape).unwrap_or_default());
         copied_to = i + 1;
     }
     push(&value[copied_to..]);

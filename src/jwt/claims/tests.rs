@@ -464,3 +464,12 @@ fn bare_literal_covers_the_common_values() {
         assert_eq!(bare_literal(text), None, "{text:?}");
     }
 }
+
+proptest! {
+    #[test]
+    fn any_integer_is_written_like_display(n in any::<i64>()) {
+        let mut out = Vec::new();
+        write_i64(&mut out, n);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+    }
+}
