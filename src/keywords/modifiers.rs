@@ -384,10 +384,18 @@ fn json_escape_with(value: &str, mut push: impl FnMut(&str)) {
             continue;
         }
         push(&value[copied_to..i]);
-        let unicode;
-        let short;
-        let escape: &[u8] = if letter == b'u' {
-            unicode = [
+        let short = match letter {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'b' => "\\b",
+            b'f' => "\\f",
+            b'n' => "\\n",
+            b'r' => "\\r",
+            b't' => "\\t",
+            _ => "",
+        };
+        if short.is_empty() {
+            let unicode = [
                 b'\\',
                 b'u',
                 b'0',
@@ -395,13 +403,11 @@ fn json_escape_with(value: &str, mut push: impl FnMut(&str)) {
                 HEX[usize::from(b >> 4)],
                 HEX[usize::from(b & 0xf)],
             ];
-            &unicode
+            // The escape is ASCII, so this is always `Ok`.
+            push(std::str::from_utf8(&unicode).unwrap_or_default());
         } else {
-            short = [b'\\', letter];
-            &short
-        };
-        // Escapes are ASCII, so this is always `Ok`.
-        push(std::str::from_utf8(escape).unwrap_or_default());
+            push(short);
+        }
         copied_to = i + 1;
     }
     push(&value[copied_to..]);
