@@ -460,3 +460,28 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Strings whose holes all end in `json_encode` between canonical text skip the canonical
+    /// check; mixed with other holes or with escapes serde_json writes differently they do not.
+    /// Either way the fused path gives the two-step path's token or error.
+    #[test]
+    fn fused_string_holes_agree_with_two_step(
+        a in proptest::prelude::any::<String>(),
+        b in "[a-z\"\\\\\\n\u{1}é]{0,8}",
+    ) {
+        let values = string_map(&[("a", &a), ("b", &b)]);
+        for template in [
+            r#""s": "<%a^json_encode%|%b^json_encode%>""#,
+            r#""s": "\t%a^trim^json_encode%\"%b^json_encode%""#,
+            r#""s": "\/%a^json_encode%\u00e9""#,
+            r#""s": "%a^json_encode%%b%""#,
+            r#""s": "%b^json_encode^maxchars:3%", "t": "%c^json_encode%""#,
+        ] {
+            let (two_step, fused) = both_paths(template, &values, Some(60));
+            proptest::prop_assert_eq!(fused, two_step, "{}", template);
+        }
+    }
+}

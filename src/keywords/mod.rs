@@ -47,6 +47,7 @@
 mod modifiers;
 mod parse;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::BuildHasher;
@@ -57,17 +58,33 @@ use modifiers::Op;
 pub trait Lookup {
     /// The value of keyword `name`, or `None` when there is no such keyword.
     fn lookup(&self, name: &str) -> Option<String>;
+
+    /// The same value, borrowed when the implementation holds it already. Rendering calls this
+    /// one, so a map of values is read without copying each value (the JWT signer renders per
+    /// request). The default copies through [`Lookup::lookup`]; implementations that store
+    /// their values should return them borrowed.
+    fn lookup_str(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.lookup(name).map(Cow::Owned)
+    }
 }
 
 impl<S: BuildHasher> Lookup for HashMap<String, String, S> {
     fn lookup(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
     }
+
+    fn lookup_str(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(|value| Cow::Borrowed(value.as_str()))
+    }
 }
 
 impl Lookup for BTreeMap<String, String> {
     fn lookup(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
+    }
+
+    fn lookup_str(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(|value| Cow::Borrowed(value.as_str()))
     }
 }
 
@@ -170,13 +187,24 @@ impl Keyword {
     }
 
     /// The keyword's modified value, or `None` when it is left as written (an unknown keyword
-    /// or an unknown modifier). The looked-up string flows through the modifiers without a copy.
-    pub fn value(&self, values: &dyn Lookup) -> Option<String> {
+    /// or an unknown modifier). The value stays borrowed (from `values` or from a modifier's
+    /// argument) until a modifier has to change it.
+    pub fn value<'a>(&'a self, values: &'a dyn Lookup) -> Option<Cow<'a, str>> {
+        self.value_through(&self.modifiers, values)
+    }
+
+    /// The value after the first modifiers only (`modifiers` is a prefix of `self.modifiers`),
+    /// or `None` when the whole keyword is left as written.
+    fn value_through<'a>(
+        &'a self,
+        modifiers: &'a [Modifier],
+        values: &'a dyn Lookup,
+    ) -> Option<Cow<'a, str>> {
         if self.modifiers.iter().any(|m| !m.is_known()) {
             return None;
         }
-        let mut value = values.lookup(&self.name)?;
-        for modifier in &self.modifiers {
+        let mut value = values.lookup_str(&self.name)?;
+        for modifier in modifiers {
             value = modifier.op.apply(&modifier.args, value);
         }
         Some(value)
@@ -190,9 +218,38 @@ impl Keyword {
         }
     }
 
+    /// Renders this keyword, appending its UTF-8 bytes to `out`: the same text as
+    /// [`Keyword::render_into`]. A final `json_encode` escapes straight into `out`, with no
+    /// escaped copy in between; the claims writer uses this for every string hole.
+    ///
+    /// Returns whether the appended bytes are `json_encode` output, which is JSON string
+    /// content exactly as serde_json writes it, so the caller need not check them again.
+    pub(crate) fn render_into_bytes(&self, values: &dyn Lookup, out: &mut Vec<u8>) -> bool {
+        if let [init @ .., last] = self.modifiers.as_slice()
+            && matches!(last.op, Op::JsonEncode)
+        {
+            return match self.value_through(init, values) {
+                Some(value) => {
+                    modifiers::json_escape_into_bytes(&value, out);
+                    true
+                }
+                None => {
+                    out.extend_from_slice(self.raw.as_bytes());
+                    false
+                }
+            };
+        }
+        match self.value(values) {
+            Some(value) => out.extend_from_slice(value.as_bytes()),
+            None => out.extend_from_slice(self.raw.as_bytes()),
+        }
+        false
+    }
+
     /// Renders this keyword to a string: its value, or its raw text when left as written.
     pub fn render(&self, values: &dyn Lookup) -> String {
-        self.value(values).unwrap_or_else(|| self.raw.clone())
+        self.value(values)
+            .map_or_else(|| self.raw.clone(), Cow::into_owned)
     }
 
     /// The configuration problems of this keyword's modifiers.

@@ -2,8 +2,8 @@
 //! regular expression is built when the template is parsed, not on every render) and then applied
 //! to a value. All of them work on characters, never on bytes, so no output splits a UTF-8 char.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
@@ -137,16 +137,18 @@ impl Op {
 
     /// Applies the modifier to `value`. `Unknown` never reaches here: the keyword renders as
     /// written before any modifier runs.
-    pub(crate) fn apply(&self, args: &[String], value: String) -> String {
+    ///
+    /// Values and results are borrowed where they can be (a looked-up value that needs no
+    /// change, an argument chosen by a comparison), since the token path renders per request
+    /// and most modifiers of a claims template leave their value alone or pick an argument.
+    pub(crate) fn apply<'a>(&self, args: &'a [String], value: Cow<'a, str>) -> Cow<'a, str> {
         let arg = |i: usize| args.get(i).map(String::as_str);
         match self {
-            // Most values need no escaping; returning them as they are saves an allocation on
-            // the per-request token path.
-            Op::JsonEncode if !value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => value,
+            Op::JsonEncode if !needs_json_escape(&value) => value,
             Op::JsonEncode => {
                 let mut out = String::with_capacity(value.len() + 8);
                 json_escape_into(&value, &mut out);
-                out
+                Cow::Owned(out)
             }
             Op::Compare(cmp) => {
                 let other = arg(0).unwrap_or("");
@@ -155,11 +157,11 @@ impl Op {
                 } else {
                     arg(2).unwrap_or("")
                 };
-                result.to_owned()
+                Cow::Borrowed(result)
             }
             Op::Empty => {
                 if value.is_empty() {
-                    arg(0).unwrap_or("").to_owned()
+                    Cow::Borrowed(arg(0).unwrap_or(""))
                 } else {
                     value
                 }
@@ -168,15 +170,25 @@ impl Op {
                 if value.is_empty() {
                     value
                 } else {
-                    arg(0).unwrap_or("").to_owned()
+                    Cow::Borrowed(arg(0).unwrap_or(""))
                 }
             }
-            Op::Lowercase => value.to_lowercase(),
-            Op::Uppercase => value.to_uppercase(),
-            Op::Capitalize => capitalize(&value),
-            Op::Trim => value.trim().to_owned(),
+            Op::Lowercase => Cow::Owned(value.to_lowercase()),
+            Op::Uppercase => Cow::Owned(value.to_uppercase()),
+            Op::Capitalize => Cow::Owned(capitalize(&value)),
+            Op::Trim => match value {
+                Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+                Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+                Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+            },
             Op::MaxChars(n) => match value.char_indices().nth(*n) {
-                Some((cut, _)) => value[..cut].to_owned(),
+                Some((cut, _)) => match value {
+                    Cow::Borrowed(text) => Cow::Borrowed(&text[..cut]),
+                    Cow::Owned(mut text) => {
+                        text.truncate(cut);
+                        Cow::Owned(text)
+                    }
+                },
                 None => value,
             },
             Op::EscapeQuotes => {
@@ -187,7 +199,7 @@ impl Op {
                     }
                     out.push(c);
                 }
-                out
+                Cow::Owned(out)
             }
             Op::EscapeHtml => {
                 let mut out = String::with_capacity(value.len());
@@ -201,7 +213,7 @@ impl Op {
                         c => out.push(c),
                     }
                 }
-                out
+                Cow::Owned(out)
             }
             Op::UrlEncode => {
                 let mut out = String::with_capacity(value.len());
@@ -211,30 +223,41 @@ impl Op {
                     }
                     out.extend(utf8_percent_encode(piece, FORM_ESCAPED));
                 }
-                out
+                Cow::Owned(out)
             }
-            Op::RawUrlEncode => utf8_percent_encode(&value, RFC3986_ESCAPED).to_string(),
-            Op::Base64Encode => STANDARD.encode(value.as_bytes()),
+            Op::RawUrlEncode => {
+                Cow::Owned(utf8_percent_encode(&value, RFC3986_ESCAPED).to_string())
+            }
+            Op::Base64Encode => Cow::Owned(STANDARD.encode(value.as_bytes())),
             // Invalid base64, or bytes that are not UTF-8 text, decode to the empty string: a
             // predictable result that never passes garbage on to the next modifier.
-            Op::Base64Decode => LENIENT_BASE64
-                .decode(value.trim().as_bytes())
-                .or_else(|_| {
-                    general_purpose::URL_SAFE_NO_PAD.decode(value.trim().trim_end_matches('='))
-                })
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .unwrap_or_default(),
-            Op::Md5 => hex::encode(md5::Md5::digest(value.as_bytes())),
-            Op::Sha1 => hex::encode(sha1::Sha1::digest(value.as_bytes())),
-            Op::Replace(re) => re.replace_all(&value, arg(1).unwrap_or("")).into_owned(),
+            Op::Base64Decode => Cow::Owned(
+                LENIENT_BASE64
+                    .decode(value.trim().as_bytes())
+                    .or_else(|_| {
+                        general_purpose::URL_SAFE_NO_PAD.decode(value.trim().trim_end_matches('='))
+                    })
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .unwrap_or_default(),
+            ),
+            Op::Md5 => Cow::Owned(hex::encode(md5::Md5::digest(value.as_bytes()))),
+            Op::Sha1 => Cow::Owned(hex::encode(sha1::Sha1::digest(value.as_bytes()))),
+            Op::Replace(re) => {
+                // Without a match the regex crate borrows its input: keep the value uncopied.
+                let replaced = match re.replace_all(&value, arg(1).unwrap_or("")) {
+                    Cow::Owned(replaced) => Some(replaced),
+                    Cow::Borrowed(_) => None,
+                };
+                replaced.map_or(value, Cow::Owned)
+            }
             Op::Contains(re) => {
                 let result = if re.is_match(&value) {
                     arg(1).unwrap_or("1")
                 } else {
                     arg(2).unwrap_or("")
                 };
-                result.to_owned()
+                Cow::Borrowed(result)
             }
             Op::Unknown | Op::Invalid(_) => value,
         }
@@ -309,32 +332,83 @@ fn capitalize(value: &str) -> String {
     out
 }
 
+/// Whether `value` has a character that JSON string content must escape.
+pub(crate) fn needs_json_escape(value: &str) -> bool {
+    value.bytes().any(|b| JSON_ESCAPES[usize::from(b)] != 0)
+}
+
 /// Escapes `value` as the content of a JSON string (without the quotes): `"` and `\` get a
-/// backslash, control characters their short escape or `\u00XX`. Other characters, including
-/// non-ASCII ones, stay as UTF-8, which JSON allows.
+/// backslash, control characters their short escape or `\u00xx`. Other characters, including
+/// non-ASCII ones, stay as UTF-8, which JSON allows. This is exactly how serde_json writes
+/// string content, so the output is canonical in the sense of the claims template.
 fn json_escape_into(value: &str, out: &mut String) {
+    json_escape_with(value, |piece| out.push_str(piece));
+}
+
+/// [`json_escape_into`] for a byte buffer: the claims writer escapes a looked-up value straight
+/// into the payload, without an escaped copy in between.
+pub(crate) fn json_escape_into_bytes(value: &str, out: &mut Vec<u8>) {
+    json_escape_with(value, |piece| out.extend_from_slice(piece.as_bytes()));
+}
+
+/// For each byte, the letter of its JSON escape (`n` for a line feed, written `\n`; `"` for a
+/// quote, written `\"`), `u` for the control characters written as `\u00xx`, and 0 for bytes
+/// written as they are.
+/// A table lookup per byte keeps the scan of values that need no escape cheap.
+static JSON_ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// Feeds the escaped form of `value` to `push`, piece by piece.
+fn json_escape_with(value: &str, mut push: impl FnMut(&str)) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     // Every character that needs escaping is ASCII, so runs between them are copied as slices
     // (always on char boundaries) instead of char by char.
     let mut copied_to = 0;
     for (i, &b) in value.as_bytes().iter().enumerate() {
-        let short = match b {
+        let letter = JSON_ESCAPES[usize::from(b)];
+        if letter == 0 {
+            continue;
+        }
+        push(&value[copied_to..i]);
+        let short = match letter {
             b'"' => "\\\"",
             b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            b if b < 0x20 => "",
-            _ => continue,
+            b'b' => "\\b",
+            b'f' => "\\f",
+            b'n' => "\\n",
+            b'r' => "\\r",
+            b't' => "\\t",
+            _ => "",
         };
-        out.push_str(&value[copied_to..i]);
         if short.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
+            let unicode = [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ];
+            // The escape is ASCII, so this is always `Ok`.
+            push(std::str::from_utf8(&unicode).unwrap_or_default());
         } else {
-            out.push_str(short);
+            push(short);
         }
         copied_to = i + 1;
     }
-    out.push_str(&value[copied_to..]);
+    push(&value[copied_to..]);
 }

@@ -331,3 +331,51 @@ fn keyword_parse_at_reports_end() {
     assert_eq!(&text[end..], r#"" tail"#);
     assert!(Keyword::parse_at(text, 0).is_none());
 }
+
+/// A `Lookup` that only has `lookup`, so rendering goes through the default `lookup_str`.
+struct OwnedOnly(HashMap<String, String>);
+
+impl Lookup for OwnedOnly {
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
+#[test]
+fn lookup_str_borrows_from_maps_and_defaults_to_lookup() {
+    let map = values(&[("v", "x")]);
+    assert!(matches!(map.lookup_str("v"), Some(Cow::Borrowed("x"))));
+    let tree: BTreeMap<String, String> = map.clone().into_iter().collect();
+    assert!(matches!(tree.lookup_str("v"), Some(Cow::Borrowed("x"))));
+    assert_eq!(OwnedOnly(map).lookup_str("v").as_deref(), Some("x"));
+    assert_eq!(tree.lookup_str("w"), None);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// `render_into_bytes` (which escapes a final `json_encode` straight into the buffer) writes
+    /// exactly what `render` gives, for borrowed and owned lookups, known and unknown keywords.
+    #[test]
+    fn render_into_bytes_equals_render(value in proptest::prelude::any::<String>()) {
+        let map = values(&[("v", &value)]);
+        let owned = OwnedOnly(map.clone());
+        for text in [
+            "%v%", "%v^json_encode%", "%v^trim^json_encode%", "%v^maxchars:3^json_encode%",
+            "%v^json_encode^json_encode%", "%v^replace:[a-c]:\"^json_encode%",
+            "%v^empty:\\\\x\"^json_encode%", "%v^eq:1:true:false%", "%v^nope^json_encode%",
+            "%w^json_encode%", "%v^trim^maxchars:2%", "%v^notempty:y%",
+        ] {
+            let Some((keyword, _)) = Keyword::parse_at(text, 0) else {
+                panic!("{text} is a keyword");
+            };
+            for lookup in [&map as &dyn Lookup, &owned] {
+                let mut bytes = Vec::new();
+                keyword.render_into_bytes(lookup, &mut bytes);
+                proptest::prop_assert_eq!(
+                    String::from_utf8(bytes).unwrap(), keyword.render(lookup), "{}", text
+                );
+            }
+        }
+    }
+}

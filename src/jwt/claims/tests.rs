@@ -418,3 +418,58 @@ fn canonical_content_is_what_serde_json_writes() {
         assert!(!is_canonical(content), "{content}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The bare-value shortcut gives exactly what the general path (serde_json reading the text
+    /// as one value and writing it back) gives, and never accepts what it refuses.
+    #[test]
+    fn bare_literal_is_what_serde_json_writes(
+        text in prop_oneof![
+            "[ \t\r\n]{0,2}(true|false|null|-?[0-9]{1,21}(\\.[0-9])?)[ \t\r\n]{0,2}",
+            "[-+0-9.eEtrufalsn \"]{0,22}",
+        ],
+    ) {
+        if let Some(json) = bare_literal(&text) {
+            let value = bare_value(text.clone(), "c").unwrap();
+            prop_assert_eq!(serde_json::to_string(&value).unwrap(), json);
+        }
+    }
+}
+
+#[test]
+fn bare_literal_covers_the_common_values() {
+    for (text, json) in [
+        ("true", "true"),
+        (" false\n", "false"),
+        ("null", "null"),
+        ("0", "0"),
+        ("42", "42"),
+        ("9999999999999999999", "9999999999999999999"),
+    ] {
+        assert_eq!(bare_literal(text), Some(json), "{text:?}");
+    }
+    for text in [
+        "",
+        "01",
+        "-1",
+        "-0",
+        "1.0",
+        "1e3",
+        "10000000000000000000",
+        "True",
+        "\"x\"",
+    ] {
+        assert_eq!(bare_literal(text), None, "{text:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_integer_is_written_like_display(n in any::<i64>()) {
+        let mut out = Vec::new();
+        write_i64(&mut out, n);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+    }
+}
