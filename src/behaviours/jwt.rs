@@ -1,10 +1,9 @@
 //! The `json-web-token` behaviour: issues an HS256 token, signed with the asset's secret, whose
 //! claims are the asset's payload template rendered for the requesting user.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeMap;
 
-use super::{Outcome, Target};
+use super::Outcome;
 use crate::error::{Error, Result};
 use crate::jwt::{self, claims::ClaimsTemplate};
 use crate::keywords;
@@ -15,31 +14,12 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Expiries beyond this are unwise for tokens handed to third parties.
 pub const MAX_ADVISED_EXPIRY: u64 = 15 * 60;
 
-/// Compiles a payload template, reusing the compiled form of a payload seen before: the same
-/// text always compiles to the same template, and compiling on every request would cost more
-/// than signing.
-fn compiled(payload: &str) -> std::result::Result<Arc<ClaimsTemplate>, jwt::claims::ClaimsError> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<ClaimsTemplate>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(t) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(payload) {
-        return Ok(Arc::clone(t));
-    }
-    let template = Arc::new(ClaimsTemplate::compile(payload)?);
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    // Payloads change rarely; a bound keeps a long-running server's memory flat regardless.
-    if cache.len() >= 1024 {
-        cache.clear();
-    }
-    cache.insert(payload.to_owned(), Arc::clone(&template));
-    Ok(template)
-}
-
 /// Checks a JWT asset's configuration: a payload that can never make claims is an error; a
 /// short secret, no expiry, a long expiry and unknown keywords or modifiers are warnings.
 pub fn check_config(attributes: &BTreeMap<String, String>) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
     let payload = attributes.get("payload").map_or("", String::as_str);
-    let template = compiled(payload)
+    let template = ClaimsTemplate::compile(payload)
         .map_err(|e| Error::invalid(format!("attribute payload: {e}: fix the payload template")))?;
     let secret = attributes.get("secret").map_or("", String::as_str);
     if secret.len() < MIN_SECRET_BYTES {
@@ -83,30 +63,53 @@ fn config_error(reason: String) -> Outcome {
     }
 }
 
+/// A JWT asset's configuration, read once from its attributes when its target is loaded and
+/// kept with it, so that requests neither parse the expiry nor compile the payload again.
+#[derive(Debug, Clone)]
+pub struct Config {
+    secret: String,
+    template: std::result::Result<ClaimsTemplate, String>,
+    expiry: std::result::Result<Option<u64>, String>,
+}
+
+impl Config {
+    pub fn from_attributes(attributes: &BTreeMap<String, String>) -> Config {
+        let payload = attributes.get("payload").map_or("", String::as_str);
+        Config {
+            secret: attributes.get("secret").cloned().unwrap_or_default(),
+            template: ClaimsTemplate::compile(payload).map_err(|e| e.to_string()),
+            expiry: match attributes.get("expiry").map(String::as_str) {
+                None | Some("") => Ok(None),
+                Some(s) => s
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| format!("expiry {s:?} is not seconds")),
+            },
+        }
+    }
+}
+
 /// Issues a token to the requester. The caller has checked that the requester is logged in
 /// and may read the asset.
-pub(super) fn token(target: &Target, values: &BTreeMap<String, String>, now: i64) -> Outcome {
-    let (asset, attributes) = (&target.asset, &target.attributes);
-    let secret = attributes.get("secret").map_or("", String::as_str);
-    if secret.is_empty() {
-        return config_error(format!("asset {} has no secret", asset.id));
+pub(super) fn token(
+    asset: i64,
+    config: &Config,
+    values: &BTreeMap<String, String>,
+    now: i64,
+) -> Outcome {
+    if config.secret.is_empty() {
+        return config_error(format!("asset {asset} has no secret"));
     }
-    let payload = attributes.get("payload").map_or("", String::as_str);
-    let template = match compiled(payload) {
+    let template = match &config.template {
         Ok(t) => t,
-        Err(e) => return config_error(format!("asset {}: {e}", asset.id)),
+        Err(e) => return config_error(format!("asset {asset}: {e}")),
     };
-    let expiry = match attributes.get("expiry").map(String::as_str) {
-        None | Some("") => None,
-        Some(s) => match s.parse::<u64>() {
-            Ok(seconds) => Some(seconds),
-            Err(_) => {
-                return config_error(format!("asset {}: expiry {s:?} is not seconds", asset.id));
-            }
-        },
+    let expiry = match &config.expiry {
+        Ok(expiry) => *expiry,
+        Err(e) => return config_error(format!("asset {asset}: {e}")),
     };
-    match jwt::issue_from_template(&template, values, secret.as_bytes(), now, expiry) {
+    match jwt::issue_from_template(template, values, config.secret.as_bytes(), now, expiry) {
         Ok(token) => Outcome::Token(token),
-        Err(e) => config_error(format!("asset {}: {e}", asset.id)),
+        Err(e) => config_error(format!("asset {asset}: {e}")),
     }
 }

@@ -67,13 +67,31 @@ pub struct Target {
     pub attributes: BTreeMap<String, String>,
     pub grants: Vec<perms::Grant>,
     pub path: String,
+    /// What the behaviour prepared from the attributes.
+    pub prepared: Prepared,
+}
+
+/// Work a behaviour does once per asset rather than once per request.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Nothing,
+    JsonWebToken(jwt::Config),
 }
 
 impl Target {
     pub fn load(conn: &Connection, asset: AssetRow) -> Result<Target> {
+        let ty = assets::find_type(conn, &asset.type_code)?;
+        let attributes = store::assets::attributes(conn, asset.id)?;
+        let prepared = match ty.as_ref().map(|t| t.definition.behaviour) {
+            Some(Behaviour::JsonWebToken) => {
+                Prepared::JsonWebToken(jwt::Config::from_attributes(&attributes))
+            }
+            _ => Prepared::Nothing,
+        };
         Ok(Target {
-            ty: assets::find_type(conn, &asset.type_code)?,
-            attributes: store::assets::attributes(conn, asset.id)?,
+            ty,
+            attributes,
+            prepared,
             grants: store::grants::on_asset(conn, asset.id)?,
             path: assets::locate(conn, &asset)?.path,
             asset,
@@ -216,7 +234,10 @@ fn serve_target(
     match behaviour {
         Behaviour::Folder => page::folder(conn, req, target),
         Behaviour::Page => Ok(page::page(target, &values())),
-        Behaviour::JsonWebToken => Ok(jwt::token(target, &values(), now)),
+        Behaviour::JsonWebToken => match &target.prepared {
+            Prepared::JsonWebToken(config) => Ok(jwt::token(asset.id, config, &values(), now)),
+            Prepared::Nothing => unreachable!("Target::load prepares every JWT asset"),
+        },
     }
 }
 
