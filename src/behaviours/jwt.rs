@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::Outcome;
 use crate::error::{Error, Result};
 use crate::jwt::{self, claims::ClaimsTemplate};
-use crate::keywords;
+use crate::keywords::{self, Lookup};
 use crate::types::Behaviour;
 
 /// RFC 7518 §3.2: an HS256 key should be at least as long as the hash output.
@@ -91,12 +91,7 @@ impl Config {
 
 /// Issues a token to the requester. The caller has checked that the requester is logged in
 /// and may read the asset.
-pub(super) fn token(
-    asset: i64,
-    config: &Config,
-    values: &BTreeMap<String, String>,
-    now: i64,
-) -> Outcome {
+pub(super) fn token(asset: i64, config: &Config, values: &dyn Lookup, now: i64) -> Outcome {
     if config.secret.is_empty() {
         return config_error(format!("asset {asset} has no secret"));
     }

@@ -6,6 +6,7 @@
 pub mod jwt;
 mod page;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -13,8 +14,9 @@ use rusqlite::Connection;
 
 use crate::assets::{self, Status};
 use crate::error::Result;
+use crate::keywords::Lookup;
 use crate::perms::{self, Perm};
-use crate::store::{self, assets::AssetRow};
+use crate::store::{self, assets::AssetRow, users::UserRow};
 use crate::types::{AssetType, Behaviour};
 use crate::users::Actor;
 
@@ -100,7 +102,7 @@ impl Target {
 }
 
 /// What one database connection remembers between requests: targets by web path and users'
-/// attributes. The owner must call [`ServeCache::clear`] whenever the database may have
+/// keyword values. The owner must call [`ServeCache::clear`] whenever the database may have
 /// changed (the web server does so when SQLite's `data_version` moves), since nothing here
 /// notices changes by itself.
 #[derive(Default)]
@@ -134,7 +136,7 @@ impl ServeCache {
         Ok(found)
     }
 
-    fn user_attributes(
+    fn user_values(
         &mut self,
         conn: &Connection,
         actor: &Actor,
@@ -145,7 +147,7 @@ impl ServeCache {
         if let Some(found) = self.users.get(&user.id) {
             return Ok(Arc::clone(found));
         }
-        let found = Arc::new(store::users::attributes(conn, user.id)?);
+        let found = Arc::new(user_values(user, &store::users::attributes(conn, user.id)?));
         if self.users.len() >= CACHE_CAPACITY {
             self.users.clear();
         }
@@ -173,8 +175,8 @@ pub fn serve_path(
     let Some(target) = cache.target(conn, path)? else {
         return Ok(Outcome::NotFound);
     };
-    let user_attributes = cache.user_attributes(conn, req.actor)?;
-    serve_target(conn, req, &target, &user_attributes, now)
+    let user_values = cache.user_values(conn, req.actor)?;
+    serve_target(conn, req, &target, &user_values, now)
 }
 
 /// Serves one asset to a requester, reading everything afresh (for `asset preview`).
@@ -185,11 +187,11 @@ pub fn serve(
     now: i64,
 ) -> Result<Outcome> {
     let target = Target::load(conn, asset.clone())?;
-    let user_attributes = match &req.actor.user {
-        Some(user) => store::users::attributes(conn, user.id)?,
+    let user_values = match &req.actor.user {
+        Some(user) => user_values(user, &store::users::attributes(conn, user.id)?),
         None => BTreeMap::new(),
     };
-    serve_target(conn, req, &target, &user_attributes, now)
+    serve_target(conn, req, &target, &user_values, now)
 }
 
 /// What the requester may do with the target.
@@ -203,7 +205,7 @@ fn serve_target(
     conn: &Connection,
     req: &Requester<'_>,
     target: &Target,
-    user_attributes: &BTreeMap<String, String>,
+    user_values: &BTreeMap<String, String>,
     now: i64,
 ) -> Result<Outcome> {
     let asset = &target.asset;
@@ -230,62 +232,76 @@ fn serve_target(
             asset.id
         ));
     }
-    let values = || keyword_values(req, target, user_attributes, &access);
-    match behaviour {
-        Behaviour::Folder => page::folder(conn, req, target),
-        Behaviour::Page => Ok(page::page(target, &values())),
-        Behaviour::JsonWebToken => match &target.prepared {
-            Prepared::JsonWebToken(config) => Ok(jwt::token(asset.id, config, &values(), now)),
-            Prepared::Nothing => unreachable!("Target::load prepares every JWT asset"),
-        },
+    let values = KeywordValues {
+        user: user_values,
+        target,
+        base_url: req.base_url,
+        access: &access,
+    };
+    match (behaviour, &target.prepared) {
+        (Behaviour::Folder, _) => page::folder(conn, req, target),
+        (Behaviour::Page, _) => Ok(page::page(target, &values)),
+        (Behaviour::JsonWebToken, Prepared::JsonWebToken(config)) => {
+            Ok(jwt::token(asset.id, config, &values, now))
+        }
+        (Behaviour::JsonWebToken, Prepared::Nothing) => {
+            unreachable!("Target::load prepares every JSON Web Token asset")
+        }
     }
 }
 
-/// The keyword values every behaviour offers for a requester and an asset.
-fn keyword_values(
-    req: &Requester<'_>,
-    target: &Target,
-    user_attributes: &BTreeMap<String, String>,
-    access: &Access,
-) -> BTreeMap<String, String> {
+/// The keywords that describe a user (`globals_user_*`), made once per user and cached.
+fn user_values(user: &UserRow, attributes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
-    if let Some(user) = &req.actor.user {
-        let full_name = [
-            user_attributes.get("first_name"),
-            user_attributes.get("last_name"),
-        ]
+    let full_name = [attributes.get("first_name"), attributes.get("last_name")]
         .into_iter()
         .flatten()
         .filter(|s| !s.is_empty())
         .cloned()
         .collect::<Vec<_>>()
         .join(" ");
-        values.insert("globals_user_assetid".into(), user.id.to_string());
-        values.insert(
-            "globals_user_name".into(),
-            if full_name.is_empty() {
-                user.name.clone()
-            } else {
-                full_name
-            },
-        );
-        values.insert("globals_user_attribute_username".into(), user.name.clone());
-        for key in ["first_name", "last_name", "email"] {
-            values.insert(format!("globals_user_attribute_{key}"), String::new());
-        }
-        for (key, value) in user_attributes {
-            values.insert(format!("globals_user_attribute_{key}"), value.clone());
+    values.insert("globals_user_assetid".into(), user.id.to_string());
+    values.insert(
+        "globals_user_name".into(),
+        if full_name.is_empty() {
+            user.name.clone()
+        } else {
+            full_name
+        },
+    );
+    values.insert("globals_user_attribute_username".into(), user.name.clone());
+    for key in ["first_name", "last_name", "email"] {
+        values.insert(format!("globals_user_attribute_{key}"), String::new());
+    }
+    for (key, value) in attributes {
+        values.insert(format!("globals_user_attribute_{key}"), value.clone());
+    }
+    values
+}
+
+/// The keyword values of one request: the requester's (cached per user) and the asset's, read
+/// in place rather than copied into a new map for every request.
+struct KeywordValues<'a> {
+    user: &'a BTreeMap<String, String>,
+    target: &'a Target,
+    base_url: &'a str,
+    access: &'a Access,
+}
+
+impl Lookup for KeywordValues<'_> {
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.lookup_str(name).map(Cow::into_owned)
+    }
+
+    fn lookup_str(&self, name: &str) -> Option<Cow<'_, str>> {
+        let flag = |b: bool| Cow::Borrowed(if b { "1" } else { "0" });
+        match name {
+            "asset_assetid" => Some(Cow::Owned(self.target.asset.id.to_string())),
+            "asset_name" => Some(Cow::Borrowed(&self.target.asset.name)),
+            "asset_url" => Some(Cow::Owned(format!("{}{}", self.base_url, self.target.path))),
+            "asset_has_write_access" => Some(flag(self.access.write)),
+            "asset_has_admin_access" => Some(flag(self.access.admin)),
+            _ => self.user.get(name).map(|v| Cow::Borrowed(v.as_str())),
         }
     }
-    let asset = &target.asset;
-    values.insert("asset_assetid".into(), asset.id.to_string());
-    values.insert("asset_name".into(), asset.name.clone());
-    values.insert(
-        "asset_url".into(),
-        format!("{}{}", req.base_url, target.path),
-    );
-    let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
-    values.insert("asset_has_write_access".into(), flag(access.write));
-    values.insert("asset_has_admin_access".into(), flag(access.admin));
-    values
 }

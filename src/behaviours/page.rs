@@ -2,7 +2,6 @@
 //! that the requester can read and that are shown in menus; a page renders its content with
 //! keyword replacement.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use rusqlite::Connection;
@@ -10,7 +9,7 @@ use rusqlite::Connection;
 use super::{Outcome, Requester, Target};
 use crate::assets::{LinkType, Status};
 use crate::error::Result;
-use crate::keywords::{Segment, Template};
+use crate::keywords::{Lookup, Segment, Template};
 use crate::perms::{self, Perm};
 use crate::store;
 
@@ -58,7 +57,7 @@ pub(super) fn folder(conn: &Connection, req: &Requester<'_>, target: &Target) ->
     Ok(Outcome::Html(document(&asset.name, &body)))
 }
 
-pub(super) fn page(target: &Target, values: &BTreeMap<String, String>) -> Outcome {
+pub(super) fn page(target: &Target, values: &dyn Lookup) -> Outcome {
     // The content is the administrator's HTML; the values put into it come from users, so each
     // keyword's output is escaped as it is inserted (after its modifiers ran on the raw value).
     let content = target.attributes.get("content").map_or("", String::as_str);

@@ -58,36 +58,34 @@ pub async fn serve(
         },
         None => None,
     };
-    // Finding the user and serving the asset share one trip to a blocking thread.
-    // FIXME: the load target (a JWT path at 60% of `/_health`'s requests per second) is not
-    // met: `behaviours::serve_path` alone takes about 70 µs for a token (48 µs for a page) in
-    // a release build, mostly type lookups and a dozen small queries, against about 40 µs for
-    // a whole `/_health` request. Running reads on the runtime's threads instead of here was
-    // tried and measured no faster. The cure belongs in behaviours/store: caching type
-    // definitions and per-asset reads per `PRAGMA data_version`.
-    let served = state
-        .pool()
-        .run(move |conn| {
-            let actor = match &credentials {
-                Credentials::Session(hash) => auth::session_user(conn, hash, now)?,
-                Credentials::Basic { name, password } => {
-                    match auth::check_password(conn, name, password)? {
-                        Some(user) => Actor::user(user),
-                        None => return Ok(Served::WrongPassword),
-                    }
+    // Finding the user and serving the asset share one database job. A password check
+    // (Basic) takes Argon2's time and runs on a blocking thread; a session or the public user
+    // needs only short reads, served from the connection's caches, which run in place.
+    let job = move |conn: &mut super::db::Conn| {
+        let actor = match &credentials {
+            Credentials::Session(hash) => auth::session_user(conn, hash, now)?,
+            Credentials::Basic { name, password } => {
+                match auth::check_password(conn, name, password)? {
+                    Some(user) => Actor::user(user),
+                    None => return Ok(Served::WrongPassword),
                 }
-                Credentials::None | Credentials::BadBasic => Actor::public(),
-            };
-            let req = Requester {
-                actor: &actor,
-                base_url: &base_url,
-            };
-            let (db, cache) = conn.for_serving();
-            Ok(Served::Outcome(behaviours::serve_path(
-                db, cache, &req, &path, now,
-            )?))
-        })
-        .await;
+            }
+            Credentials::None | Credentials::BadBasic => Actor::public(),
+        };
+        let req = Requester {
+            actor: &actor,
+            base_url: &base_url,
+        };
+        let (db, cache) = conn.for_serving();
+        Ok(Served::Outcome(behaviours::serve_path(
+            db, cache, &req, &path, now,
+        )?))
+    };
+    let served = if basic_user.is_some() {
+        state.pool().run(job).await
+    } else {
+        state.pool().run_read(job).await
+    };
     match served {
         Ok(Served::Outcome(outcome)) => {
             if let Some(name) = basic_user {

@@ -150,6 +150,27 @@ impl Pool {
             .push(conn);
     }
 
+    /// Runs a short read-only `job` on the calling thread, without the hop to a blocking
+    /// thread. Only for reads that never wait: in WAL mode readers do not block on writers,
+    /// and the job must not hash passwords or write. Everything else goes through [`Pool::run`].
+    pub async fn run_read<T, F>(self: &Arc<Self>, job: F) -> Result<T, PoolError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T>,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PoolError::Closed)?;
+        let mut conn = match self.take() {
+            Some(conn) => conn,
+            None => Conn::open(&self.path)?,
+        };
+        let result = conn.refresh().and_then(|()| job(&mut conn));
+        self.give_back(conn);
+        Ok(result?)
+    }
+
     /// Runs `job` with a connection on a blocking thread. `T` may carry its own errors; the
     /// pool's own failures come back as [`PoolError`].
     pub async fn run<T, F>(self: &Arc<Self>, job: F) -> Result<T, PoolError>
