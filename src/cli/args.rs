@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +83,19 @@ pub enum JwtCmd {
     },
 }
 
+/// The arguments install and upgrade share.
+#[derive(Debug, Args)]
+pub struct ArchiveOp {
+    #[arg(value_name = "FILE.tgz")]
+    pub file: PathBuf,
+    /// Refuse unless the archive has this sha256
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PackageCmd {
     /// Validate a package directory and pack it reproducibly; prints the sha256
@@ -98,25 +111,9 @@ pub enum PackageCmd {
         file: PathBuf,
     },
     /// Install a package (system administrators only)
-    Install {
-        #[arg(value_name = "FILE.tgz")]
-        file: PathBuf,
-        /// Refuse unless the archive has this sha256
-        #[arg(long, value_name = "HEX")]
-        sha256: Option<String>,
-        /// Print the plan and change nothing
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Install(ArchiveOp),
     /// Upgrade an installed package to a higher version (system administrators only)
-    Upgrade {
-        #[arg(value_name = "FILE.tgz")]
-        file: PathBuf,
-        #[arg(long, value_name = "HEX")]
-        sha256: Option<String>,
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Upgrade(ArchiveOp),
     /// Uninstall a package (system administrators only; command line only)
     Uninstall {
         name: String,

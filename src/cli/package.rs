@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::Globals;
-use super::args::PackageCmd;
+use super::args::{ArchiveOp, PackageCmd};
 use super::output;
 use crate::assets;
 use crate::error::Error;
@@ -21,26 +21,8 @@ pub fn run(ctx: &Globals, cmd: PackageCmd) -> anyhow::Result<()> {
     match cmd {
         PackageCmd::Build { dir, output } => build(ctx, &dir, output.as_deref())?,
         PackageCmd::Inspect { file } => inspect(ctx, &file)?,
-        PackageCmd::Install {
-            file,
-            sha256,
-            dry_run,
-        } => {
-            let mut instance = ctx.open()?;
-            let actor = operator(ctx, &mut instance, Action::Install)?;
-            let plan = ops::install(&mut instance, &actor, &file, sha256.as_deref(), dry_run)?;
-            ctx.print(&plan, plan_text)?;
-        }
-        PackageCmd::Upgrade {
-            file,
-            sha256,
-            dry_run,
-        } => {
-            let mut instance = ctx.open()?;
-            let actor = operator(ctx, &mut instance, Action::Upgrade)?;
-            let plan = ops::upgrade(&mut instance, &actor, &file, sha256.as_deref(), dry_run)?;
-            ctx.print(&plan, plan_text)?;
-        }
+        PackageCmd::Install(op) => operate(ctx, Action::Install, ops::install, &op)?,
+        PackageCmd::Upgrade(op) => operate(ctx, Action::Upgrade, ops::upgrade, &op)?,
         PackageCmd::Uninstall { name, dry_run } => {
             let mut instance = ctx.open()?;
             let actor = operator(ctx, &mut instance, Action::Uninstall)?;
@@ -168,6 +150,29 @@ pub fn run(ctx: &Globals, cmd: PackageCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The signature `ops::install` and `ops::upgrade` share.
+type ArchiveOperation =
+    fn(&mut Instance, &Actor, &Path, Option<&str>, bool) -> crate::error::Result<Plan>;
+
+/// `package install` and `package upgrade`.
+fn operate(
+    ctx: &Globals,
+    action: Action,
+    run: ArchiveOperation,
+    op: &ArchiveOp,
+) -> anyhow::Result<()> {
+    let mut instance = ctx.open()?;
+    let actor = operator(ctx, &mut instance, action)?;
+    let plan = run(
+        &mut instance,
+        &actor,
+        &op.file,
+        op.sha256.as_deref(),
+        op.dry_run,
+    )?;
+    ctx.print(&plan, plan_text)
 }
 
 /// Authenticates the acting user of a package operation; a failed authentication is written
