@@ -9,13 +9,18 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
 use crate::behaviours::ServeCache;
 use crate::error::Result;
 use crate::store::{Store, users::UserRow};
+
+/// How long a connection trusts its caches without asking SQLite whether anyone committed.
+pub const FRESHNESS: Duration = Duration::from_millis(1);
 
 /// The most sessions one connection remembers; past it the cache starts afresh. Sessions
 /// are cheap to look up again, so a crude bound is enough.
@@ -32,6 +37,9 @@ pub struct CachedSession {
 pub struct Conn {
     store: Store,
     data_version: i64,
+    /// When `data_version` was last read, and the pool's write generation then.
+    checked_at: Instant,
+    generation: u64,
     /// Keyed by the session value's SHA-256 hash, the same key the store indexes. Looking a
     /// hash up in a map is no timing oracle for the secret value: an attacker would need a
     /// preimage of the hash to make use of it.
@@ -47,6 +55,8 @@ impl Conn {
         Ok(Conn {
             store,
             data_version,
+            checked_at: Instant::now(),
+            generation: 0,
             sessions: HashMap::new(),
             serve: ServeCache::default(),
         })
@@ -66,8 +76,20 @@ impl Conn {
     }
 
     /// Drops the caches if anyone else has committed since the last look.
-    fn refresh(&mut self) -> Result<()> {
+    /// `generation` counts the pool's jobs that may have written (see [`Pool::run`]).
+    fn refresh(&mut self, generation: u64) -> Result<()> {
+        // Reading data_version opens a read transaction, which costs file-lock system calls;
+        // under load that was the largest single cost of a cached request. So it is read at
+        // most once per FRESHNESS, unless a job of this server may have written since (a
+        // logout must end the session at once on every connection). A commit by another
+        // process is therefore seen by every request that starts more than FRESHNESS later.
+        let now = Instant::now();
+        if generation == self.generation && now.duration_since(self.checked_at) < FRESHNESS {
+            return Ok(());
+        }
         let version = data_version(&self.store)?;
+        self.checked_at = now;
+        self.generation = generation;
         if version != self.data_version {
             self.sessions.clear();
             self.serve.clear();
@@ -122,6 +144,9 @@ pub struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<Conn>>,
     permits: Arc<Semaphore>,
+    /// Bumped after every job that may have written, so that the other connections look at
+    /// `data_version` on their next job instead of trusting their caches for FRESHNESS.
+    generation: AtomicU64,
 }
 
 impl Pool {
@@ -133,6 +158,7 @@ impl Pool {
             path: db_path.to_path_buf(),
             idle: Mutex::new(vec![first]),
             permits: Arc::new(Semaphore::new(size.max(1))),
+            generation: AtomicU64::new(0),
         }))
     }
 
@@ -166,7 +192,8 @@ impl Pool {
             Some(conn) => conn,
             None => Conn::open(&self.path)?,
         };
-        let result = conn.refresh().and_then(|()| job(&mut conn));
+        let generation = self.generation.load(Ordering::Acquire);
+        let result = conn.refresh(generation).and_then(|()| job(&mut conn));
         self.give_back(conn);
         Ok(result?)
     }
@@ -189,7 +216,10 @@ impl Pool {
                 Some(conn) => conn,
                 None => Conn::open(&pool.path)?,
             };
-            let result = conn.refresh().and_then(|()| job(&mut conn));
+            let generation = pool.generation.load(Ordering::Acquire);
+            let result = conn.refresh(generation).and_then(|()| job(&mut conn));
+            // These jobs may write (logins, logouts): the other connections must look again.
+            pool.generation.fetch_add(1, Ordering::AcqRel);
             // A job that failed leaves the connection usable: every write runs in a
             // transaction that rolls back on error.
             pool.give_back(conn);
