@@ -510,6 +510,23 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// Ends the text piece that runs from `text_from` to the keyword at the current position,
+    /// adds the keyword as a hole, and moves past it to `end`.
+    fn push_hole(
+        &mut self,
+        pieces: &mut Vec<Piece>,
+        text_from: usize,
+        keyword: Keyword,
+        end: usize,
+    ) {
+        if text_from < self.pos {
+            pieces.push(Piece::Text(self.src[text_from..self.pos].to_owned()));
+        }
+        self.keywords.push(keyword.clone());
+        pieces.push(Piece::Hole(keyword));
+        self.pos = end;
+    }
+
     fn peek(&self) -> Option<u8> {
         self.src.as_bytes().get(self.pos).copied()
     }
@@ -724,12 +741,7 @@ impl Parser<'_> {
                                 keyword.raw
                             )));
                         }
-                        if text_from < self.pos {
-                            pieces.push(Piece::Text(self.src[text_from..self.pos].to_owned()));
-                        }
-                        self.keywords.push(keyword.clone());
-                        pieces.push(Piece::Hole(keyword));
-                        self.pos = end;
+                        self.push_hole(&mut pieces, text_from, keyword, end);
                         text_from = end;
                     }
                     None => self.pos += 1,
@@ -796,12 +808,7 @@ impl Parser<'_> {
                 }
                 b'%' => match Keyword::parse_at(self.src, self.pos) {
                     Some((keyword, end)) => {
-                        if text_from < self.pos {
-                            pieces.push(Piece::Text(self.src[text_from..self.pos].to_owned()));
-                        }
-                        self.keywords.push(keyword.clone());
-                        pieces.push(Piece::Hole(keyword));
-                        self.pos = end;
+                        self.push_hole(&mut pieces, text_from, keyword, end);
                         text_from = end;
                     }
                     None => self.pos += 1,
