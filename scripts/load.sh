@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 if ! command -v wrk >/dev/null; then
     echo "wrk is missing: installing it with apt-get" >&2
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
+    if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y wrk >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y wrk >/dev/null; fi
 fi
 command -v curl >/dev/null || { echo "error: curl is needed" >&2; exit 1; }
 
