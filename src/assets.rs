@@ -911,15 +911,8 @@ pub fn purge(store: &mut Store, actor: &Actor, target: PurgeTarget<'_>) -> Resul
         Err(e) => format!("refused: {e}"),
     };
     let entry = AuditEntry {
-        time: store::now(),
-        user: actor.audit_name(),
-        action: "trash-purge".into(),
-        package: None,
-        from: None,
-        to: None,
-        sha256: None,
-        outcome,
         detail: what,
+        ..AuditEntry::new(actor.audit_name(), "trash-purge", outcome)
     };
     store.write(|tx| store::audit::append(tx, &entry))?;
     result

@@ -106,31 +106,6 @@ fn write_audit(instance: &mut Instance, entry: AuditEntry) -> Result<()> {
     instance.store.write(|tx| store::audit::append(tx, &entry))
 }
 
-fn audit_entry(
-    actor: &Actor,
-    plan_or_refusal: (
-        &str,
-        Option<&str>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ),
-    outcome: String,
-) -> AuditEntry {
-    let (action, package, from, to, sha256) = plan_or_refusal;
-    AuditEntry {
-        time: store::now(),
-        user: actor.audit_name(),
-        action: action.to_owned(),
-        package: package.map(str::to_owned),
-        from,
-        to,
-        sha256,
-        outcome,
-        detail: String::new(),
-    }
-}
-
 /// Records a refused or failed operation in the audit log and returns its error.
 fn refused(
     instance: &mut Instance,
@@ -140,11 +115,15 @@ fn refused(
     sha256: Option<String>,
     error: Error,
 ) -> Error {
-    let entry = audit_entry(
-        actor,
-        (action.as_str(), package, None, None, sha256),
-        format!("refused: {error}"),
-    );
+    let entry = AuditEntry {
+        package: package.map(str::to_owned),
+        sha256,
+        ..AuditEntry::new(
+            actor.audit_name(),
+            action.as_str(),
+            format!("refused: {error}"),
+        )
+    };
     // The refusal is what the user must see, even if the log cannot be written.
     let _ = write_audit(instance, entry);
     error
@@ -157,17 +136,7 @@ pub fn record_failed_authentication(
     action: Action,
     error: &Error,
 ) -> Result<()> {
-    let entry = AuditEntry {
-        time: store::now(),
-        user: name.to_owned(),
-        action: action.as_str().to_owned(),
-        package: None,
-        from: None,
-        to: None,
-        sha256: None,
-        outcome: format!("refused: {error}"),
-        detail: String::new(),
-    };
+    let entry = AuditEntry::new(name, action.as_str(), format!("refused: {error}"));
     write_audit(instance, entry)
 }
 
@@ -480,17 +449,12 @@ pub fn install(
         dry_run,
     };
     if !dry_run {
-        let entry = audit_entry(
-            actor,
-            (
-                "install",
-                Some(&m.name),
-                None,
-                plan.to.clone(),
-                plan.sha256.clone(),
-            ),
-            "done".into(),
-        );
+        let entry = AuditEntry {
+            package: Some(m.name.clone()),
+            to: plan.to.clone(),
+            sha256: plan.sha256.clone(),
+            ..AuditEntry::new(actor.audit_name(), "install", "done")
+        };
         commit_package(instance, actor, &archive, &[], entry)?;
     }
     Ok(plan)
@@ -521,17 +485,14 @@ pub fn upgrade(
         }
     };
     if !dry_run {
-        let entry = audit_entry(
-            actor,
-            (
-                "upgrade",
-                Some(&plan.package),
-                Some(old.version),
-                plan.to.clone(),
-                plan.sha256.clone(),
-            ),
-            format!("done: {} asset(s) migrated", migrated.len()),
-        );
+        let outcome = format!("done: {} asset(s) migrated", migrated.len());
+        let entry = AuditEntry {
+            package: Some(plan.package.clone()),
+            from: Some(old.version),
+            to: plan.to.clone(),
+            sha256: plan.sha256.clone(),
+            ..AuditEntry::new(actor.audit_name(), "upgrade", outcome)
+        };
         commit_package(instance, actor, &archive, &migrated, entry)?;
     }
     Ok(plan)
@@ -677,17 +638,12 @@ pub fn uninstall(
     if dry_run {
         return Ok(plan);
     }
-    let entry = audit_entry(
-        actor,
-        (
-            "uninstall",
-            Some(name),
-            Some(row.version.clone()),
-            None,
-            Some(row.sha256.clone()),
-        ),
-        "done".into(),
-    );
+    let entry = AuditEntry {
+        package: Some(name.to_owned()),
+        from: Some(row.version.clone()),
+        sha256: Some(row.sha256.clone()),
+        ..AuditEntry::new(actor.audit_name(), "uninstall", "done")
+    };
     let codes = plan.types_removed.clone();
     instance.store.write(|tx| {
         // Checked again inside the transaction: an asset created since the plan was made

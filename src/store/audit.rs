@@ -18,6 +18,23 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+impl AuditEntry {
+    /// An entry made now, with no package details; callers fill in the ones they have.
+    pub fn new(user: impl Into<String>, action: &str, outcome: impl Into<String>) -> AuditEntry {
+        AuditEntry {
+            time: super::now(),
+            user: user.into(),
+            action: action.to_owned(),
+            package: None,
+            from: None,
+            to: None,
+            sha256: None,
+            outcome: outcome.into(),
+            detail: String::new(),
+        }
+    }
+}
+
 pub fn append(conn: &Connection, entry: &AuditEntry) -> Result<()> {
     conn.execute(
         "INSERT INTO audit_log (time, user, action, package, from_version, to_version, sha256,
