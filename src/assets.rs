@@ -964,3 +964,39 @@ fn purge_checked(store: &mut Store, actor: &Actor, target: PurgeTarget<'_>) -> R
     store.write(|tx| store::assets::delete(tx, &ids))?;
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packages::manifest::value_fits_kind;
+
+    #[test]
+    fn normalised_values_are_canonical_for_their_kind() {
+        let cases = [
+            (AttrKind::Boolean, "yes"),
+            (AttrKind::Boolean, "0"),
+            (AttrKind::Integer, " 42 "),
+            (AttrKind::Duration, "1h30m"),
+            (AttrKind::Duration, "15m"),
+            (AttrKind::Duration, ""),
+            (AttrKind::Text, "anything\nat all"),
+        ];
+        for (kind, input) in cases {
+            let def = AttributeDef {
+                name: "a".into(),
+                kind,
+                required: false,
+                default: None,
+                secret: false,
+                help: String::new(),
+            };
+            let stored = normalise(&def, input).unwrap();
+            assert!(
+                value_fits_kind(kind, &stored),
+                "{kind:?} {input:?} -> {stored:?}"
+            );
+        }
+        assert_eq!(parse_duration("1h30m").as_deref(), Some("5400"));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

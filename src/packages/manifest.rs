@@ -383,8 +383,10 @@ fn kind_from_name(name: &str) -> Option<AttrKind> {
     .find(|k| kind_name(*k) == name)
 }
 
-/// Whether `value` is a valid stored value for an attribute of `kind`. The installer and the
-/// asset commands can use this too, so every place agrees on what a kind accepts.
+/// Whether `value` is a valid stored value for an attribute of `kind`, in its canonical form
+/// (`true`/`false`, whole seconds). Manifest defaults must already be canonical; the asset
+/// commands accept friendlier spellings (`yes`, `15m`) and normalise them in
+/// `assets::apply_attributes`, whose output always passes this check.
 pub fn value_fits_kind(kind: AttrKind, value: &str) -> bool {
     match kind {
         AttrKind::Text => true,
