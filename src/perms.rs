@@ -59,28 +59,32 @@ pub struct Grant {
 
 /// Decides `perm` from the grants that apply to a requester. A grant of a permission implies
 /// the lower ones; a denial of a permission also denies the higher ones.
-pub fn decide(applicable: &[(Perm, bool)], perm: Perm) -> bool {
-    let denied = applicable.iter().any(|&(p, deny)| deny && p <= perm);
-    let granted = applicable.iter().any(|&(p, deny)| !deny && p >= perm);
+pub fn decide<I>(applicable: I, perm: Perm) -> bool
+where
+    I: IntoIterator<Item = (Perm, bool)>,
+    I::IntoIter: Clone,
+{
+    let applicable = applicable.into_iter();
+    let denied = applicable.clone().any(|(p, deny)| deny && p <= perm);
+    let granted = applicable.into_iter().any(|(p, deny)| !deny && p >= perm);
     granted && !denied
 }
 
 /// Whether `actor` holds `perm` given all the grants on an asset (as read by
-/// `store::grants::on_asset`); the same decision as [`has`], without a query.
+/// `store::grants::on_asset`): which grants apply to whom is decided here and only here.
 pub fn allows(actor: &Actor, grants: &[Grant], perm: Perm) -> bool {
     if actor.level() >= Level::SystemAdministrator {
         return true;
     }
-    let applicable: Vec<(Perm, bool)> = grants
+    let applicable = grants
         .iter()
         .filter(|g| match g.subject {
             Subject::Public => true,
             Subject::AllUsers => actor.user.is_some(),
             Subject::User(id) => actor.id() == Some(id),
         })
-        .map(|g| (g.perm, g.deny))
-        .collect();
-    decide(&applicable, perm)
+        .map(|g| (g.perm, g.deny));
+    decide(applicable, perm)
 }
 
 /// Whether `actor` holds `perm` on the asset.
@@ -88,8 +92,7 @@ pub fn has(conn: &Connection, actor: &Actor, asset: i64, perm: Perm) -> Result<b
     if actor.level() >= Level::SystemAdministrator {
         return Ok(true);
     }
-    let grants = store::grants::applicable(conn, asset, actor.id())?;
-    Ok(decide(&grants, perm))
+    Ok(allows(actor, &store::grants::on_asset(conn, asset)?, perm))
 }
 
 /// Refuses unless `actor` holds `perm` on the asset; `action` says what was attempted.
@@ -131,24 +134,24 @@ mod tests {
     #[test]
     fn a_grant_implies_lower_permissions() {
         let g = [(Perm::Write, false)];
-        assert!(decide(&g, Perm::Read));
-        assert!(decide(&g, Perm::Write));
-        assert!(!decide(&g, Perm::Admin));
+        assert!(decide(g, Perm::Read));
+        assert!(decide(g, Perm::Write));
+        assert!(!decide(g, Perm::Admin));
     }
 
     #[test]
     fn deny_beats_grant_and_covers_higher_permissions() {
         let g = [(Perm::Admin, false), (Perm::Write, true)];
-        assert!(decide(&g, Perm::Read));
-        assert!(!decide(&g, Perm::Write));
-        assert!(!decide(&g, Perm::Admin));
+        assert!(decide(g, Perm::Read));
+        assert!(!decide(g, Perm::Write));
+        assert!(!decide(g, Perm::Admin));
         let g = [(Perm::Read, false), (Perm::Read, true)];
-        assert!(!decide(&g, Perm::Read));
+        assert!(!decide(g, Perm::Read));
     }
 
     #[test]
     fn nothing_granted_means_nothing_allowed() {
-        assert!(!decide(&[], Perm::Read));
-        assert!(!decide(&[(Perm::Read, true)], Perm::Read));
+        assert!(!decide([], Perm::Read));
+        assert!(!decide([(Perm::Read, true)], Perm::Read));
     }
 }

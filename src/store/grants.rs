@@ -13,23 +13,6 @@ fn subject_columns(subject: &Subject) -> (&'static str, i64) {
     }
 }
 
-/// The grants on `asset` that apply to a requester: the public's always, all users' when
-/// logged in, and the user's own.
-pub fn applicable(conn: &Connection, asset: i64, user: Option<i64>) -> Result<Vec<(Perm, bool)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT perm, deny FROM grants WHERE asset_id = ?1 AND (
-             subject = 'public'
-             OR (?2 IS NOT NULL AND subject = 'all-users')
-             OR (subject = 'user' AND user_id = ?2))",
-    )?;
-    let rows = stmt.query_map(params![asset, user], |r| {
-        let perm: String = r.get(0)?;
-        let deny: bool = r.get(1)?;
-        Ok((Perm::parse(&perm).unwrap_or(Perm::Admin), deny))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 pub fn on_asset(conn: &Connection, asset: i64) -> Result<Vec<Grant>> {
     let mut stmt = conn.prepare_cached(
         "SELECT subject, user_id, perm, deny FROM grants WHERE asset_id = ?1
